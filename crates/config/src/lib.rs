@@ -1,0 +1,309 @@
+//! The salespulse configuration (CONFIG.md): a TOML file, environment overrides, validation.
+//!
+//! Loading is layered — built-in defaults, then the file, then `SALESPULSE_<SECTION>__<KEY>`
+//! variables — and strict: an unknown key or a bad value stops the program before anything
+//! starts, with an error naming the key, because a silently ignored typo (a time zone, a roster
+//! role) would skew every metric without anyone noticing.
+//!
+//! [`Config`] holds validated, typed values only, so [`Config::engine_settings`] cannot fail.
+
+mod env;
+mod error;
+mod output;
+mod raw;
+mod validate;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use chrono::{NaiveDate, TimeDelta, Weekday};
+use chrono_tz::Tz;
+use rust_decimal::Decimal;
+use salespulse_calendar::CalendarSettings;
+use salespulse_engine::{RosterSeed, Settings};
+use salespulse_events::{Role, ValidationRules};
+use toml::{Table, Value};
+
+pub use error::{ConfigError, Origin};
+pub use output::{MASK, is_secret_property};
+
+/// The whole, validated configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Config {
+    pub business: BusinessConfig,
+    pub capacity: CapacityConfig,
+    /// The `[[roster]]` seed; `rep_upserted` events override it (SEMANTICS C10).
+    pub roster: Vec<RosterEntry>,
+    pub kafka: KafkaConfig,
+    pub http: HttpConfig,
+    pub state: StateConfig,
+}
+
+/// `[business]`: the calendar and the business rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BusinessConfig {
+    pub timezone: Tz,
+    /// Monday or Sunday.
+    pub week_start: Weekday,
+    /// 1..=12; 1 = calendar quarters.
+    pub fiscal_year_start_month: u32,
+    /// `lead_response_sla_seconds`.
+    pub lead_response_sla: TimeDelta,
+    /// In file order, without duplicates, never empty.
+    pub workdays: Vec<Weekday>,
+    pub holidays: BTreeSet<NaiveDate>,
+    pub reporting_currency: String,
+    /// `max_clock_skew_seconds`.
+    pub max_clock_skew: TimeDelta,
+    /// Upper bounds of small and medium, non-negative and strictly ascending.
+    pub deal_size_bands: [Decimal; 2],
+}
+
+impl Default for BusinessConfig {
+    fn default() -> Self {
+        BusinessConfig {
+            timezone: Tz::UTC,
+            week_start: Weekday::Mon,
+            fiscal_year_start_month: 1,
+            lead_response_sla: TimeDelta::seconds(300),
+            workdays: vec![
+                Weekday::Mon,
+                Weekday::Tue,
+                Weekday::Wed,
+                Weekday::Thu,
+                Weekday::Fri,
+            ],
+            holidays: BTreeSet::new(),
+            reporting_currency: "USD".to_owned(),
+            max_clock_skew: TimeDelta::seconds(300),
+            deal_size_bands: [Decimal::from(10_000), Decimal::from(100_000)],
+        }
+    }
+}
+
+/// `[capacity]`: per-rep daily maxima when the roster gives none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CapacityConfig {
+    pub default_max_daily_leads: u64,
+    pub default_max_daily_deals: u64,
+}
+
+impl Default for CapacityConfig {
+    fn default() -> Self {
+        CapacityConfig {
+            default_max_daily_leads: 40,
+            default_max_daily_deals: 5,
+        }
+    }
+}
+
+/// One `[[roster]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RosterEntry {
+    pub rep_id: String,
+    pub team: String,
+    pub role: Role,
+    /// `None` falls back to `[capacity]` in the engine.
+    pub max_daily_leads: Option<u64>,
+    pub max_daily_deals: Option<u64>,
+    pub active: bool,
+}
+
+/// `[kafka]`: run mode only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaConfig {
+    pub brokers: String,
+    pub group_id: String,
+    /// Never empty.
+    pub topics: Vec<String>,
+    pub deadletter_topic: String,
+    /// librdkafka properties passed through as is; may hold secrets (see [`is_secret_property`]).
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Default for KafkaConfig {
+    fn default() -> Self {
+        let raw = raw::RawKafka::default();
+        KafkaConfig {
+            brokers: raw.brokers,
+            group_id: raw.group_id,
+            topics: raw.topics,
+            deadletter_topic: raw.deadletter_topic,
+            properties: BTreeMap::new(),
+        }
+    }
+}
+
+/// `[http]`: where `/metrics`, `/healthz` and `/readyz` are served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9898)),
+        }
+    }
+}
+
+/// `[state]`: where the embedded state store lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateConfig {
+    pub dir: PathBuf,
+}
+
+impl Default for StateConfig {
+    fn default() -> Self {
+        StateConfig {
+            dir: PathBuf::from("./salespulse-state"),
+        }
+    }
+}
+
+/// Loads the configuration: defaults, then the file at `path` (if any; a path given but missing
+/// is an error, since silently running on defaults would hide a deployment mistake), then the
+/// `SALESPULSE_<SECTION>__<KEY>` overrides found in `env` (other variables are ignored).
+///
+/// `env` is a parameter rather than read here so tests stay hermetic; pass [`process_env`].
+pub fn load(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let text = match path {
+        Some(path) => Some(
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_owned(),
+                source,
+            })?,
+        ),
+        None => None,
+    };
+    load_from(path.zip(text.as_deref()), env)
+}
+
+/// The `SALESPULSE_*` variables of this process. Unlike `std::env::vars`, it does not panic on a
+/// variable that is not Unicode: such a value is converted lossily and then fails validation
+/// (or reaches librdkafka) visibly instead of being dropped.
+pub fn process_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter_map(|(name, value)| {
+            let name = name.to_string_lossy().into_owned();
+            name.starts_with(env::PREFIX)
+                .then(|| (name, value.to_string_lossy().into_owned()))
+        })
+        .collect()
+}
+
+/// [`load`] on text already read: `file` is the path (for messages) and its contents.
+fn load_from(
+    file: Option<(&Path, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Config, ConfigError> {
+    let mut table = match file {
+        Some((path, text)) => parse_file(path, text)?,
+        None => Table::new(),
+    };
+    let env_origins = env::apply(&mut table, env)?;
+    let origin_of = |key: &str| {
+        env_origins
+            .iter()
+            .filter(|(set, _)| {
+                key.strip_prefix(set.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
+            })
+            .max_by_key(|(set, _)| set.len())
+            .map(|(_, var)| Origin::Env(var.clone()))
+            .or_else(|| file.map(|(path, _)| Origin::File(path.to_owned())))
+    };
+    let raw: raw::RawConfig =
+        serde_path_to_error::deserialize(Value::Table(table)).map_err(|error| {
+            let key = error.path().to_string();
+            let message = toml_terms(error.inner().message());
+            ConfigError::Invalid {
+                origin: origin_of(&key),
+                key,
+                message,
+            }
+        })?;
+    validate::validate(raw).map_err(|problem| ConfigError::Invalid {
+        origin: origin_of(&problem.key),
+        key: problem.key,
+        message: problem.message,
+    })
+}
+
+/// Serde's messages speak of fields and sequences; the file has keys and arrays.
+fn toml_terms(message: &str) -> String {
+    message
+        .replace('\n', "; ")
+        .replace("unknown field", "unknown key")
+        .replace("missing field", "missing key")
+        .replace("a sequence", "an array")
+}
+
+/// Parses the file; a syntax error reports line and column but no source excerpt (the line
+/// might be a password).
+fn parse_file(path: &Path, text: &str) -> Result<Table, ConfigError> {
+    toml::from_str::<Table>(text).map_err(|error| {
+        let line_column = error
+            .span()
+            .and_then(|span| text.get(..span.start))
+            .map(|before| {
+                let line = before.matches('\n').count() + 1;
+                let column = before
+                    .rsplit('\n')
+                    .next()
+                    .map_or(0, |last| last.chars().count())
+                    + 1;
+                (line, column)
+            });
+        ConfigError::Syntax {
+            path: path.to_owned(),
+            line_column,
+            message: error.message().trim().replace('\n', "; "),
+        }
+    })
+}
+
+impl Config {
+    /// The engine's view of the configuration. Roster maxima stay `None` when the file gives
+    /// none, so the engine applies `[capacity]` (and a later `rep_upserted` behaves the same).
+    pub fn engine_settings(&self) -> Settings {
+        let business = &self.business;
+        Settings {
+            calendar: CalendarSettings {
+                timezone: business.timezone,
+                week_start: business.week_start,
+                fiscal_year_start_month: business.fiscal_year_start_month,
+                workdays: business.workdays.iter().copied().collect(),
+                holidays: business.holidays.iter().copied().collect(),
+            },
+            validation: ValidationRules {
+                reporting_currency: business.reporting_currency.clone(),
+                max_clock_skew: business.max_clock_skew,
+            },
+            lead_response_sla: business.lead_response_sla,
+            deal_size_bands: business.deal_size_bands,
+            default_max_daily_leads: self.capacity.default_max_daily_leads,
+            default_max_daily_deals: self.capacity.default_max_daily_deals,
+            roster: self
+                .roster
+                .iter()
+                .map(|entry| RosterSeed {
+                    rep_id: entry.rep_id.clone(),
+                    team: entry.team.clone(),
+                    role: entry.role,
+                    max_daily_leads: entry.max_daily_leads,
+                    max_daily_deals: entry.max_daily_deals,
+                    active: entry.active,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

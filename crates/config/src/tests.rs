@@ -1,0 +1,687 @@
+use super::*;
+
+const FILE: &str = "salespulse.toml";
+
+/// The full example of CONFIG.md, verbatim (plus a `[kafka.properties]` table).
+const EXAMPLE: &str = r#"
+[business]
+timezone = "UTC"                  # IANA name; calendar windows start at local midnight
+week_start = "monday"             # or "sunday"
+fiscal_year_start_month = 1       # 1 = calendar quarters; 2 = quarters start Feb/May/Aug/Nov, ...
+lead_response_sla_seconds = 300
+workdays = ["mon", "tue", "wed", "thu", "fri"]
+holidays = ["2026-12-25"]         # local dates excluded from business days
+reporting_currency = "USD"
+max_clock_skew_seconds = 300      # events further in the future than this are rejected
+deal_size_bands = [10000, 100000] # upper bounds of small, medium; above = large
+
+[capacity]
+default_max_daily_leads = 40      # per BDR, when the roster gives none
+default_max_daily_deals = 5       # per AE
+
+[[roster]]                        # optional seed; rep_upserted events override it
+rep_id = "r-001"
+team = "east"
+role = "bdr"                      # bdr | ae | other
+max_daily_leads = 50
+
+[kafka]                           # run mode only
+brokers = "localhost:9092"
+group_id = "salespulse"
+topics = ["sales.activities", "sales.leads", "sales.deals", "sales.finance", "sales.roster"]
+deadletter_topic = "sales.deadletter"
+# [kafka.properties] passes any librdkafka property through (security.protocol, sasl.*, ssl.*)
+
+[http]
+listen = "127.0.0.1:9898"         # /metrics, /healthz, /readyz
+
+[state]
+dir = "./salespulse-state"        # embedded default; see the state issue for the Kafka-backed store
+"#;
+
+fn no_env() -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+        .collect()
+}
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    load_from(Some((Path::new(FILE), text)), no_env())
+}
+
+fn parse_ok(text: &str) -> Config {
+    parse(text).unwrap_or_else(|error| panic!("{text:?} should load: {error}"))
+}
+
+/// Loads `text` expecting an error at `key`; returns the message for further checks.
+fn error_at(text: &str, key: &str) -> String {
+    let error = match parse(text) {
+        Ok(config) => panic!("{text:?} should fail at {key}, loaded {config:?}"),
+        Err(error) => error,
+    };
+    let message = error.to_string();
+    assert_eq!(error.key(), Some(key), "{text:?}: {message}");
+    assert!(message.starts_with(&format!("{key}: ")), "{message}");
+    assert!(message.ends_with(&format!("[in {FILE}]")), "{message}");
+    message
+}
+
+fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).expect("valid date")
+}
+
+#[test]
+fn empty_file_and_no_file_give_the_defaults_of_config_md() {
+    let from_empty = parse_ok("");
+    let from_none = load(None, no_env()).expect("no file is valid");
+    assert_eq!(from_empty, from_none);
+    assert_eq!(from_empty, Config::default());
+
+    let business = &from_empty.business;
+    assert_eq!(business.timezone, Tz::UTC);
+    assert_eq!(business.week_start, Weekday::Mon);
+    assert_eq!(business.fiscal_year_start_month, 1);
+    assert_eq!(business.lead_response_sla, TimeDelta::seconds(300));
+    assert_eq!(
+        business.workdays,
+        [
+            Weekday::Mon,
+            Weekday::Tue,
+            Weekday::Wed,
+            Weekday::Thu,
+            Weekday::Fri
+        ]
+    );
+    assert!(business.holidays.is_empty());
+    assert_eq!(business.reporting_currency, "USD");
+    assert_eq!(business.max_clock_skew, TimeDelta::seconds(300));
+    assert_eq!(
+        business.deal_size_bands,
+        [Decimal::from(10_000), Decimal::from(100_000)]
+    );
+    assert_eq!(from_empty.capacity.default_max_daily_leads, 40);
+    assert_eq!(from_empty.capacity.default_max_daily_deals, 5);
+    assert!(from_empty.roster.is_empty());
+    let kafka = &from_empty.kafka;
+    assert_eq!(kafka.brokers, "localhost:9092");
+    assert_eq!(kafka.group_id, "salespulse");
+    assert_eq!(
+        kafka.topics,
+        [
+            "sales.activities",
+            "sales.leads",
+            "sales.deals",
+            "sales.finance",
+            "sales.roster"
+        ]
+    );
+    assert_eq!(kafka.deadletter_topic, "sales.deadletter");
+    assert!(kafka.properties.is_empty());
+    assert_eq!(
+        from_empty.http.listen,
+        "127.0.0.1:9898".parse::<SocketAddr>().expect("address")
+    );
+    assert_eq!(from_empty.state.dir, PathBuf::from("./salespulse-state"));
+
+    // Empty sections are as good as absent ones.
+    assert_eq!(
+        parse_ok("[business]\n[capacity]\n[kafka]\n[http]\n[state]\n"),
+        Config::default()
+    );
+}
+
+#[test]
+fn defaults_agree_with_the_engine_defaults() {
+    assert_eq!(Config::default().engine_settings(), Settings::default());
+}
+
+#[test]
+fn the_example_of_config_md_parses() {
+    let config = parse_ok(EXAMPLE);
+    let mut expected = Config::default();
+    expected.business.holidays.insert(date(2026, 12, 25));
+    expected.roster.push(RosterEntry {
+        rep_id: "r-001".to_owned(),
+        team: "east".to_owned(),
+        role: Role::Bdr,
+        max_daily_leads: Some(50),
+        max_daily_deals: None,
+        active: true,
+    });
+    assert_eq!(config, expected);
+}
+
+#[test]
+fn non_default_values_parse() {
+    let config = parse_ok(
+        r#"
+        [business]
+        timezone = "Europe/Berlin"
+        week_start = "sunday"
+        fiscal_year_start_month = 2
+        lead_response_sla_seconds = 0
+        workdays = ["sun", "mon"]
+        holidays = ["2026-12-25", 2026-12-26, "2026-12-25"]
+        reporting_currency = "EUR"
+        max_clock_skew_seconds = 0
+        deal_size_bands = [0, "12500.50"]
+
+        [kafka]
+        topics = ["t"]
+        [kafka.properties]
+        "security.protocol" = "SASL_SSL"
+        "enable.auto.commit" = false
+        "session.timeout.ms" = 6000
+
+        [http]
+        listen = "[::]:9000"
+        "#,
+    );
+    let business = &config.business;
+    assert_eq!(business.timezone, Tz::Europe__Berlin);
+    assert_eq!(business.week_start, Weekday::Sun);
+    assert_eq!(business.fiscal_year_start_month, 2);
+    assert_eq!(business.lead_response_sla, TimeDelta::zero());
+    assert_eq!(business.workdays, [Weekday::Sun, Weekday::Mon]);
+    assert_eq!(
+        business.holidays,
+        [date(2026, 12, 25), date(2026, 12, 26)].into()
+    );
+    assert_eq!(business.reporting_currency, "EUR");
+    assert_eq!(
+        business.deal_size_bands,
+        [Decimal::ZERO, Decimal::new(125005, 1)]
+    );
+    assert_eq!(config.kafka.topics, ["t"]);
+    assert_eq!(
+        config.kafka.properties,
+        BTreeMap::from(
+            [
+                ("security.protocol", "SASL_SSL"),
+                ("enable.auto.commit", "false"),
+                ("session.timeout.ms", "6000"),
+            ]
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        )
+    );
+    assert_eq!(config.http.listen.port(), 9000);
+}
+
+#[test]
+fn float_bands_convert_exactly() {
+    let config = parse_ok("[business]\ndeal_size_bands = [999.99, 1e5]");
+    assert_eq!(
+        config.business.deal_size_bands,
+        [Decimal::new(99999, 2), Decimal::from(100_000)]
+    );
+}
+
+#[test]
+fn invalid_business_values_name_the_key() {
+    let message = error_at("[business]\ntimezone = \"Mars/Base\"", "business.timezone");
+    assert_eq!(
+        message,
+        "business.timezone: unknown time zone \"Mars/Base\" (expected an IANA name such as \
+         Europe/Berlin) [in salespulse.toml]"
+    );
+    error_at("[business]\ntimezone = 5", "business.timezone");
+    error_at(
+        "[business]\nweek_start = \"tuesday\"",
+        "business.week_start",
+    );
+    error_at("[business]\nweek_start = \"Monday\"", "business.week_start");
+    for month in ["0", "13", "-1", "1.5", "\"1\""] {
+        error_at(
+            &format!("[business]\nfiscal_year_start_month = {month}"),
+            "business.fiscal_year_start_month",
+        );
+    }
+    for bad in ["-1", "1.5", "\"300\"", "true"] {
+        error_at(
+            &format!("[business]\nlead_response_sla_seconds = {bad}"),
+            "business.lead_response_sla_seconds",
+        );
+        error_at(
+            &format!("[business]\nmax_clock_skew_seconds = {bad}"),
+            "business.max_clock_skew_seconds",
+        );
+    }
+    let message = error_at(
+        "[business]\nlead_response_sla_seconds = -5",
+        "business.lead_response_sla_seconds",
+    );
+    assert!(message.contains("-5 is negative"), "{message}");
+    error_at(
+        "[business]\nmax_clock_skew_seconds = 9223372036854775807",
+        "business.max_clock_skew_seconds",
+    );
+    error_at("[business]\nworkdays = []", "business.workdays");
+    error_at(
+        "[business]\nworkdays = [\"mon\", \"monday\"]",
+        "business.workdays[1]",
+    );
+    let message = error_at(
+        "[business]\nworkdays = [\"mon\", \"tue\", \"mon\"]",
+        "business.workdays[2]",
+    );
+    assert!(message.contains("twice"), "{message}");
+    error_at(
+        "[business]\nworkdays = [\"mon\", 2]",
+        "business.workdays[1]",
+    );
+    error_at("[business]\nworkdays = \"mon\"", "business.workdays");
+    for bad in [
+        "\"2026-02-30\"",
+        "\"2026-12-25T00:00:00Z\"",
+        "\"25.12.2026\"",
+        "2026-12-25T10:00:00",
+        "20261225",
+    ] {
+        error_at(
+            &format!("[business]\nholidays = [\"2026-01-01\", {bad}]"),
+            "business.holidays[1]",
+        );
+    }
+    error_at(
+        "[business]\nreporting_currency = \"\"",
+        "business.reporting_currency",
+    );
+    for bad in ["[1]", "[1, 2, 3]", "[]", "[100, 100]", "[100, 10]"] {
+        error_at(
+            &format!("[business]\ndeal_size_bands = {bad}"),
+            "business.deal_size_bands",
+        );
+    }
+    for (bad, key) in [
+        ("[-1, 10]", "business.deal_size_bands[0]"),
+        ("[1, \"abc\"]", "business.deal_size_bands[1]"),
+        ("[1, \"12,50\"]", "business.deal_size_bands[1]"),
+        ("[1, nan]", "business.deal_size_bands[1]"),
+        ("[1, inf]", "business.deal_size_bands[1]"),
+        ("[true, 10]", "business.deal_size_bands[0]"),
+    ] {
+        error_at(&format!("[business]\ndeal_size_bands = {bad}"), key);
+    }
+}
+
+#[test]
+fn invalid_capacity_roster_kafka_http_values_name_the_key() {
+    error_at(
+        "[capacity]\ndefault_max_daily_leads = -1",
+        "capacity.default_max_daily_leads",
+    );
+    error_at(
+        "[capacity]\ndefault_max_daily_deals = 2.5",
+        "capacity.default_max_daily_deals",
+    );
+
+    let entry = |rep: &str, extra: &str| {
+        format!("[[roster]]\nrep_id = {rep:?}\nteam = \"east\"\nrole = \"ae\"\n{extra}\n")
+    };
+    let two = |extra: &str| format!("{}{}", entry("r-1", ""), entry("r-2", extra));
+    let message = error_at(
+        &format!(
+            "{}[[roster]]\nrep_id = \"r-2\"\nteam = \"east\"\nrole = \"manager\"",
+            entry("r-1", "")
+        ),
+        "roster[1].role",
+    );
+    assert!(message.contains("expected bdr, ae or other"), "{message}");
+    error_at(&entry("", ""), "roster[0].rep_id");
+    error_at(&entry(&"x".repeat(129), ""), "roster[0].rep_id");
+    parse_ok(&entry(&"é".repeat(128), ""));
+    error_at(
+        "[[roster]]\nrep_id = \"r\"\nteam = \"\"\nrole = \"bdr\"",
+        "roster[0].team",
+    );
+    error_at(&two("max_daily_leads = -3"), "roster[1].max_daily_leads");
+    error_at(&two("max_daily_deals = \"5\""), "roster[1].max_daily_deals");
+    error_at(&two("active = \"yes\""), "roster[1].active");
+    let message = error_at(
+        &format!("{}{}", entry("r-1", ""), entry("r-1", "")),
+        "roster[1].rep_id",
+    );
+    assert!(message.contains("duplicate rep_id \"r-1\""), "{message}");
+    let message = error_at("[[roster]]\nrep_id = \"r\"\nrole = \"bdr\"", "roster[0]");
+    assert!(message.contains("missing key `team`"), "{message}");
+
+    error_at("[kafka]\ntopics = []", "kafka.topics");
+    error_at("[kafka]\ntopics = [\"a\", \"\"]", "kafka.topics[1]");
+    error_at(
+        "[kafka.properties]\n\"sasl.password\" = [1]",
+        "kafka.properties.sasl.password",
+    );
+    for bad in ["\"localhost:9898\"", "\"9898\"", "\"1.2.3.4\"", "9898"] {
+        error_at(&format!("[http]\nlisten = {bad}"), "http.listen");
+    }
+}
+
+#[test]
+fn unknown_keys_and_sections_are_errors_naming_them() {
+    let message = error_at("[business]\ntimezon = \"UTC\"", "business.timezon");
+    assert!(message.contains("unknown key `timezon`"), "{message}");
+    assert!(
+        message.contains("`timezone`"),
+        "the expected keys are listed: {message}"
+    );
+    error_at("[busines]\ntimezone = \"UTC\"", "busines");
+    error_at("verbose = true", "verbose");
+    error_at(
+        "[[roster]]\nrep_id = \"r\"\nteam = \"t\"\nrole = \"bdr\"\nmanager = \"x\"",
+        "roster[0].manager",
+    );
+    error_at("[kafka.nope]\nx = 1", "kafka.nope");
+    error_at("business = 1", "business");
+    error_at("roster = 1", "roster");
+}
+
+#[test]
+fn a_missing_file_is_an_error_naming_the_path() {
+    let path = Path::new("/nonexistent/salespulse-config-test.toml");
+    let error = load(Some(path), no_env()).expect_err("missing file");
+    assert!(matches!(error, ConfigError::Read { .. }), "{error:?}");
+    assert!(
+        error
+            .to_string()
+            .contains("/nonexistent/salespulse-config-test.toml"),
+        "{error}"
+    );
+}
+
+#[test]
+fn a_real_file_loads() {
+    let dir = std::env::temp_dir().join(format!("salespulse-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("salespulse.toml");
+    std::fs::write(&path, EXAMPLE).expect("write");
+    let loaded = load(Some(&path), no_env());
+    std::fs::remove_dir_all(&dir).expect("clean up");
+    assert_eq!(loaded.expect("loads").roster.len(), 1);
+}
+
+#[test]
+fn syntax_errors_give_a_position_but_no_excerpt() {
+    let text = "[kafka.properties]\n\"sasl.password\" = \"hunter2\n";
+    let error = parse(text).expect_err("unterminated string");
+    let message = error.to_string();
+    assert!(
+        message.starts_with(&format!("{FILE}:2:")),
+        "position: {message}"
+    );
+    assert!(!message.contains("hunter2"), "secret echoed: {message}");
+}
+
+#[test]
+fn environment_overrides_win_over_the_file() {
+    let file = "[business]\ntimezone = \"UTC\"\nholidays = [\"2026-01-01\"]\n\
+                lead_response_sla_seconds = 60\n[kafka]\nbrokers = \"file:9092\"\n";
+    let config = load_from(
+        Some((Path::new(FILE), file)),
+        env(&[
+            ("SALESPULSE_BUSINESS__TIMEZONE", "Europe/Berlin"),
+            (
+                "SALESPULSE_BUSINESS__HOLIDAYS",
+                r#"["2026-12-25", "2026-12-26"]"#,
+            ),
+            ("SALESPULSE_BUSINESS__LEAD_RESPONSE_SLA_SECONDS", "900"),
+            ("SALESPULSE_BUSINESS__DEAL_SIZE_BANDS", "[5000.5, 50000]"),
+            ("SALESPULSE_KAFKA__BROKERS", "a:9092,b:9092"),
+            ("SALESPULSE_KAFKA__GROUP_ID", "123"),
+            ("SALESPULSE_CAPACITY__DEFAULT_MAX_DAILY_DEALS", "7"),
+            ("SALESPULSE_HTTP__LISTEN", "0.0.0.0:9100"),
+            ("SALESPULSE_STATE__DIR", "/var/lib/salespulse"),
+            // Not overrides: no `__`, or another prefix.
+            ("SALESPULSE_CONFIG", "/etc/salespulse.toml"),
+            ("PATH", "/usr/bin"),
+        ]),
+    )
+    .expect("overrides apply");
+    let business = &config.business;
+    assert_eq!(business.timezone, Tz::Europe__Berlin);
+    assert_eq!(
+        business.holidays,
+        [date(2026, 12, 25), date(2026, 12, 26)].into()
+    );
+    assert_eq!(business.lead_response_sla, TimeDelta::seconds(900));
+    assert_eq!(
+        business.deal_size_bands,
+        [Decimal::new(50005, 1), Decimal::from(50_000)]
+    );
+    assert_eq!(config.kafka.brokers, "a:9092,b:9092");
+    assert_eq!(config.kafka.group_id, "123");
+    assert_eq!(config.capacity.default_max_daily_deals, 7);
+    assert_eq!(config.http.listen.port(), 9100);
+    assert_eq!(config.state.dir, PathBuf::from("/var/lib/salespulse"));
+    // Untouched keys keep the file's or the default value.
+    assert_eq!(config.capacity.default_max_daily_leads, 40);
+}
+
+#[test]
+fn environment_sets_kafka_properties() {
+    let file =
+        "[kafka.properties]\n\"security.protocol\" = \"PLAINTEXT\"\n\"sasl.mechanism\" = \"PLAIN\"";
+    let config = load_from(
+        Some((Path::new(FILE), file)),
+        env(&[
+            ("SALESPULSE_KAFKA__PROPERTIES__SASL_PASSWORD", "hunter2"),
+            (
+                "SALESPULSE_KAFKA__PROPERTIES__SECURITY_PROTOCOL",
+                "SASL_SSL",
+            ),
+        ]),
+    )
+    .expect("properties apply");
+    let property = |name: &str| config.kafka.properties.get(name).map(String::as_str);
+    assert_eq!(property("sasl.password"), Some("hunter2"));
+    assert_eq!(property("security.protocol"), Some("SASL_SSL"));
+    assert_eq!(property("sasl.mechanism"), Some("PLAIN"));
+
+    // A whole table replaces the file's, and single properties still apply on top of it.
+    let config = load_from(
+        Some((Path::new(FILE), file)),
+        env(&[
+            ("SALESPULSE_KAFKA__PROPERTIES__SASL_USERNAME", "me"),
+            ("SALESPULSE_KAFKA__PROPERTIES", r#"{ "client.id" = "x" }"#),
+        ]),
+    )
+    .expect("properties apply");
+    assert_eq!(
+        config.kafka.properties.keys().collect::<Vec<_>>(),
+        ["client.id", "sasl.username"]
+    );
+}
+
+#[test]
+fn unknown_environment_keys_are_errors() {
+    for (var, names) in [
+        ("SALESPULSE_BUSINESS__TIMEZON", "business.timezon"),
+        ("SALESPULSE_BUSINES__TIMEZONE", "[busines]"),
+        ("SALESPULSE_ROSTER__REP_ID", "roster"),
+    ] {
+        let error = load(None, env(&[(var, "secret-value")])).expect_err(var);
+        let message = error.to_string();
+        assert!(
+            matches!(error, ConfigError::Environment { .. }),
+            "{error:?}"
+        );
+        assert!(message.contains(var), "{message}");
+        assert!(message.contains(names), "{message}");
+        assert!(!message.contains("secret-value"), "value echoed: {message}");
+    }
+}
+
+#[test]
+fn bad_environment_values_name_the_key_and_the_variable() {
+    let error =
+        load(None, env(&[("SALESPULSE_BUSINESS__TIMEZONE", "Mars/Base")])).expect_err("bad zone");
+    assert_eq!(error.key(), Some("business.timezone"));
+    assert!(
+        error
+            .to_string()
+            .ends_with("[set by SALESPULSE_BUSINESS__TIMEZONE]"),
+        "{error}"
+    );
+    let error = load_from(
+        Some((Path::new(FILE), "[business]\nworkdays = [\"mon\"]")),
+        env(&[("SALESPULSE_BUSINESS__WORKDAYS", r#"["mon", "xyz"]"#)]),
+    )
+    .expect_err("bad day");
+    assert_eq!(error.key(), Some("business.workdays[1]"));
+    assert!(
+        error
+            .to_string()
+            .ends_with("[set by SALESPULSE_BUSINESS__WORKDAYS]"),
+        "{error}"
+    );
+    let error = load(None, env(&[("SALESPULSE_KAFKA__TOPICS", "a,b")])).expect_err("not array");
+    assert_eq!(error.key(), Some("kafka.topics"));
+    assert!(error.to_string().contains("expected an array"), "{error}");
+    // A bad value from the file still points at the file when other keys come from the env.
+    let error = load_from(
+        Some((Path::new(FILE), "[business]\nweek_start = \"friday\"")),
+        env(&[("SALESPULSE_BUSINESS__TIMEZONE", "UTC")]),
+    )
+    .expect_err("bad week start");
+    assert!(
+        error.to_string().ends_with(&format!("[in {FILE}]")),
+        "{error}"
+    );
+}
+
+#[test]
+fn masked_toml_hides_secrets_and_reads_back() {
+    let file = r#"
+        [business]
+        timezone = "America/New_York"
+        week_start = "sunday"
+        workdays = ["sun", "mon", "tue"]
+        holidays = ["2026-12-25"]
+        deal_size_bands = [999.99, "12345678901234567.89"]
+
+        [[roster]]
+        rep_id = "r-001"
+        team = "east"
+        role = "bdr"
+        max_daily_leads = 50
+
+        [[roster]]
+        rep_id = "r-002"
+        team = "west"
+        role = "ae"
+        active = false
+
+        [kafka.properties]
+        "security.protocol" = "SASL_SSL"
+        "sasl.password" = "hunter2"
+        "ssl.key.pem" = "-----BEGIN PRIVATE KEY-----"
+        "sasl.jaas.config" = "org.apache.kafka... password=\"p\""
+    "#;
+    let config = parse_ok(file);
+    let text = config.to_masked_toml();
+    assert!(!text.contains("hunter2"), "{text}");
+    assert!(!text.contains("PRIVATE KEY"), "{text}");
+    assert!(!text.contains("password=\\\"p"), "{text}");
+    assert!(
+        text.contains(r#""security.protocol" = "SASL_SSL""#),
+        "{text}"
+    );
+    assert!(text.contains(r#""sasl.password" = "****""#), "{text}");
+
+    // The output is a valid configuration equal to the input, secrets aside.
+    let reread = parse_ok(&text);
+    let mut expected = config.clone();
+    for name in ["sasl.password", "ssl.key.pem", "sasl.jaas.config"] {
+        expected
+            .kafka
+            .properties
+            .insert(name.to_owned(), MASK.to_owned());
+    }
+    assert_eq!(reread, expected);
+
+    // And the unmasked defaults print every section.
+    let defaults = Config::default().to_masked_toml();
+    for section in ["[business]", "[capacity]", "[kafka]", "[http]", "[state]"] {
+        assert!(defaults.contains(section), "{defaults}");
+    }
+    assert_eq!(parse_ok(&defaults), Config::default());
+}
+
+#[test]
+fn engine_settings_convert_the_roster_and_the_business_rules() {
+    let config = parse_ok(
+        r#"
+        [business]
+        timezone = "Europe/Berlin"
+        week_start = "sunday"
+        fiscal_year_start_month = 4
+        lead_response_sla_seconds = 120
+        workdays = ["mon", "wed"]
+        holidays = ["2026-12-25"]
+        reporting_currency = "EUR"
+        max_clock_skew_seconds = 60
+        deal_size_bands = [500, 5000]
+
+        [capacity]
+        default_max_daily_leads = 30
+        default_max_daily_deals = 3
+
+        [[roster]]
+        rep_id = "r-001"
+        team = "east"
+        role = "bdr"
+        max_daily_leads = 50
+
+        [[roster]]
+        rep_id = "r-002"
+        team = "west"
+        role = "ae"
+        max_daily_deals = 4
+        active = false
+        "#,
+    );
+    let settings = config.engine_settings();
+    assert_eq!(
+        settings.roster,
+        [
+            RosterSeed {
+                rep_id: "r-001".to_owned(),
+                team: "east".to_owned(),
+                role: Role::Bdr,
+                max_daily_leads: Some(50),
+                max_daily_deals: None,
+                active: true,
+            },
+            RosterSeed {
+                rep_id: "r-002".to_owned(),
+                team: "west".to_owned(),
+                role: Role::Ae,
+                max_daily_leads: None,
+                max_daily_deals: Some(4),
+                active: false,
+            },
+        ]
+    );
+    assert_eq!(settings.default_max_daily_leads, 30);
+    assert_eq!(settings.default_max_daily_deals, 3);
+    assert_eq!(settings.lead_response_sla, TimeDelta::seconds(120));
+    assert_eq!(
+        settings.deal_size_bands,
+        [Decimal::from(500), Decimal::from(5000)]
+    );
+    assert_eq!(settings.validation.reporting_currency, "EUR");
+    assert_eq!(settings.validation.max_clock_skew, TimeDelta::seconds(60));
+    let calendar = &settings.calendar;
+    assert_eq!(calendar.timezone, Tz::Europe__Berlin);
+    assert_eq!(calendar.week_start, Weekday::Sun);
+    assert_eq!(calendar.fiscal_year_start_month, 4);
+    assert_eq!(
+        calendar.workdays,
+        [Weekday::Mon, Weekday::Wed].into_iter().collect()
+    );
+    assert_eq!(calendar.holidays, [date(2026, 12, 25)].into());
+}

@@ -1,0 +1,342 @@
+//! The engine: ingestion (validate, de-duplicate, apply) and the clock.
+
+use ahash::AHashMap;
+use salespulse_calendar::{Calendar, WindowSet};
+use salespulse_events::{Event, EventKind, EventType, Rejection, Timestamp, check_clock, decode};
+
+use crate::deals::{Close, Deal};
+use crate::dedup::Dedup;
+use crate::finance::{Finance, MoneyFact};
+use crate::interner::Interner;
+use crate::leads::Lead;
+use crate::reps::{ActivityFact, AppointmentFact, Reps, RosterRecord};
+use crate::settings::Settings;
+use crate::snapshot::{PipelineCounters, Snapshot};
+use crate::stamped::Stamped;
+
+/// What became of one input line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    /// Accepted and counted (it may wait for the clock if it lies in the tolerated future).
+    Accepted(EventType),
+    /// Valid, but its `event_id` was already accepted: ignored.
+    Duplicate,
+    /// Rejected: to be dead-lettered with this reason.
+    Rejected(Rejection),
+}
+
+/// The aggregation engine. Drive it with [`Engine::ingest`] (or [`Engine::ingest_event`]) and
+/// [`Engine::advance_clock`]; read it with [`Engine::snapshot`].
+#[derive(Debug)]
+pub struct Engine {
+    pub(crate) settings: Settings,
+    pub(crate) calendar: Calendar,
+    pub(crate) windows: WindowSet,
+    pub(crate) dedup: Dedup,
+    pub(crate) reps: Reps,
+    pub(crate) contacts: Interner,
+    pub(crate) leads: AHashMap<Box<str>, Lead>,
+    pub(crate) deals: AHashMap<Box<str>, Deal>,
+    pub(crate) finance: Finance,
+    /// Accepted events stamped after the clock (within the allowed skew): they join the state
+    /// when the clock reaches them (C6).
+    pending: Vec<Event>,
+    pub(crate) counters: PipelineCounters,
+}
+
+impl Engine {
+    /// A fresh engine whose clock ("as of") starts at `now`.
+    pub fn new(settings: Settings, now: Timestamp) -> Engine {
+        let calendar = Calendar::new(&settings.calendar);
+        let windows = calendar.windows(now);
+        let reps = Reps::seeded(&settings.roster);
+        Engine {
+            settings,
+            calendar,
+            windows,
+            dedup: Dedup::default(),
+            reps,
+            contacts: Interner::default(),
+            leads: AHashMap::new(),
+            deals: AHashMap::new(),
+            finance: Finance::default(),
+            pending: Vec::new(),
+            counters: PipelineCounters::default(),
+        }
+    }
+
+    /// The engine's "now".
+    pub fn as_of(&self) -> Timestamp {
+        self.windows.as_of
+    }
+
+    /// The settings the engine runs with.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Decodes, validates and applies one input line (C1: validation first, then de-duplication).
+    pub fn ingest(&mut self, line: &[u8]) -> IngestOutcome {
+        match decode(line, &self.settings.validation) {
+            Ok(event) => self.ingest_event(event),
+            Err(rejection) => self.record_rejection(rejection),
+        }
+    }
+
+    /// Applies an already decoded event: the clock check, de-duplication, counting, state.
+    pub fn ingest_event(&mut self, event: Event) -> IngestOutcome {
+        if let Err(rejection) = check_clock(&event, self.as_of(), &self.settings.validation) {
+            return self.record_rejection(rejection);
+        }
+        if !self
+            .dedup
+            .first_sighting(&event.event_id, event.occurred_at, event.is_finance())
+        {
+            self.counters.duplicates += 1;
+            return IngestOutcome::Duplicate;
+        }
+        let event_type = event.event_type();
+        self.counters.record_accepted(event_type, event.occurred_at);
+        if event.occurred_at > self.as_of() {
+            self.pending.push(event);
+        } else {
+            if event.occurred_at < self.windows.current_week_start() {
+                self.counters.late += 1;
+            }
+            self.apply(event);
+        }
+        IngestOutcome::Accepted(event_type)
+    }
+
+    /// Counts a line that failed decoding (drivers that decode themselves report it here).
+    pub fn record_rejection(&mut self, rejection: Rejection) -> IngestOutcome {
+        self.counters.record_rejected(rejection.reason);
+        IngestOutcome::Rejected(rejection)
+    }
+
+    /// Moves the clock forward (never back): windows roll over, pending events whose time has
+    /// come are applied, and facts older than every window are dropped.
+    pub fn advance_clock(&mut self, now: Timestamp) {
+        if now <= self.as_of() {
+            return;
+        }
+        let old_rep_horizon = self.rep_horizon();
+        let old_finance_horizon = self.windows.horizon();
+        self.windows = self.calendar.windows(now);
+        if !self.pending.is_empty() {
+            let (due, waiting): (Vec<Event>, Vec<Event>) = std::mem::take(&mut self.pending)
+                .into_iter()
+                .partition(|event| event.occurred_at <= now);
+            self.pending = waiting;
+            for event in due {
+                self.apply(event);
+            }
+        }
+        let rep_horizon = self.rep_horizon();
+        if self.calendar.local_date(rep_horizon) != self.calendar.local_date(old_rep_horizon) {
+            self.reps.forget_before(rep_horizon);
+            self.dedup.forget_before(rep_horizon);
+        }
+        let finance_horizon = self.windows.horizon();
+        if finance_horizon != old_finance_horizon {
+            self.finance.forget_before(finance_horizon);
+        }
+    }
+
+    /// The earliest instant a per-rep window can contain.
+    fn rep_horizon(&self) -> Timestamp {
+        self.windows
+            .windows
+            .iter()
+            .map(|window| window.start)
+            .min()
+            .unwrap_or(self.windows.as_of)
+    }
+
+    /// Folds one accepted, non-duplicate event with `occurred_at <= as_of` into the state.
+    fn apply(&mut self, event: Event) {
+        let at = event.occurred_at;
+        let id = event.event_id.as_str();
+        let in_rep_windows = at >= self.rep_horizon();
+        let in_finance_windows = at >= self.windows.horizon();
+        match &event.kind {
+            EventKind::Activity {
+                rep_id,
+                contact_id,
+                channel,
+                established,
+                lead_id,
+            } => {
+                let rep = self.reps.intern(rep_id);
+                if in_rep_windows {
+                    let contact = self.contacts.intern(contact_id);
+                    if let Some(state) = self.reps.get_mut(rep) {
+                        state.activities.push(ActivityFact {
+                            at,
+                            contact,
+                            channel: *channel,
+                            established: *established,
+                        });
+                    }
+                }
+                if let Some(lead_id) = lead_id {
+                    self.lead(lead_id).offer_touch(Stamped::new(at, id, rep));
+                }
+            }
+            EventKind::AppointmentSet { rep_id, contact_id } => {
+                let rep = self.reps.intern(rep_id);
+                if in_rep_windows {
+                    let contact = self.contacts.intern(contact_id);
+                    if let Some(state) = self.reps.get_mut(rep) {
+                        state.appointments.push(AppointmentFact { at, contact });
+                    }
+                }
+            }
+            EventKind::LeadCreated { lead_id, rep_id } => {
+                let rep = rep_id.as_deref().map(|rep_id| self.reps.intern(rep_id));
+                let lead = self.lead(lead_id);
+                lead.offer_created(Stamped::new(at, id, ()));
+                if let Some(rep) = rep {
+                    lead.offer_assignment(Stamped::new(at, id, rep));
+                }
+            }
+            EventKind::LeadAssigned { lead_id, rep_id } => {
+                let rep = self.reps.intern(rep_id);
+                self.lead(lead_id)
+                    .offer_assignment(Stamped::new(at, id, rep));
+            }
+            EventKind::LeadQualified {
+                lead_id,
+                stage,
+                rep_id,
+            } => {
+                let rep = rep_id.as_deref().map(|rep_id| self.reps.intern(rep_id));
+                self.lead(lead_id)
+                    .offer_qualification(*stage, Stamped::new(at, id, rep));
+            }
+            EventKind::DealOpened {
+                deal_id,
+                rep_id,
+                attributes,
+            } => {
+                self.reps.intern(rep_id);
+                self.deal(deal_id)
+                    .offer_open(Stamped::new(at, id, attributes.clone()));
+            }
+            EventKind::DealClosed {
+                deal_id,
+                rep_id,
+                outcome,
+                attributes,
+            } => {
+                let rep = self.reps.intern(rep_id);
+                let close = Close {
+                    rep,
+                    outcome: *outcome,
+                    attributes: attributes.clone(),
+                };
+                self.deal(deal_id).offer_close(Stamped::new(at, id, close));
+            }
+            EventKind::CustomerAcquired {
+                customer_id,
+                segment,
+            } => {
+                let segment = self.finance.segment(segment.as_deref());
+                self.finance
+                    .acquired(customer_id, Stamped::new(at, id, segment));
+            }
+            EventKind::Expense {
+                amount, segment, ..
+            } => {
+                let segment = self.finance.segment(segment.as_deref());
+                let fact = MoneyFact {
+                    at,
+                    segment,
+                    amount: *amount,
+                };
+                self.finance.expense(fact, in_finance_windows);
+            }
+            EventKind::Revenue {
+                customer_id,
+                amount,
+                recurring,
+                segment,
+            } => {
+                let segment = self.finance.segment(segment.as_deref());
+                let fact = MoneyFact {
+                    at,
+                    segment,
+                    amount: *amount,
+                };
+                self.finance.revenue(
+                    customer_id,
+                    Stamped::new(at, id, fact),
+                    *recurring,
+                    in_finance_windows,
+                );
+            }
+            EventKind::CustomerCost {
+                customer_id,
+                amount,
+            } => self.finance.cost(customer_id, *amount),
+            EventKind::RepUpserted {
+                rep_id,
+                team,
+                role,
+                max_daily_leads,
+                max_daily_deals,
+                active,
+            } => {
+                let rep = self.reps.intern(rep_id);
+                let record = RosterRecord {
+                    team: team.as_str().into(),
+                    role: *role,
+                    max_daily_leads: *max_daily_leads,
+                    max_daily_deals: *max_daily_deals,
+                    active: *active,
+                };
+                self.reps.offer_upsert(rep, Stamped::new(at, id, record));
+            }
+        }
+    }
+
+    fn lead(&mut self, lead_id: &str) -> &mut Lead {
+        self.leads.entry(lead_id.into()).or_default()
+    }
+
+    fn deal(&mut self, deal_id: &str) -> &mut Deal {
+        self.deals.entry(deal_id.into()).or_default()
+    }
+
+    /// The metrics as of the clock.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::compute(self)
+    }
+
+    /// Sizes of the kept state, for benchmarks and capacity planning.
+    pub fn state_sizes(&self) -> StateSizes {
+        StateSizes {
+            reps: self.reps.len(),
+            contacts: self.contacts.len(),
+            activity_facts: self.reps.fact_count(),
+            leads: self.leads.len(),
+            deals: self.deals.len(),
+            customers: self.finance.customers.len(),
+            event_ids: self.dedup.len(),
+            pending: self.pending.len(),
+        }
+    }
+}
+
+/// How much state the engine holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateSizes {
+    pub reps: usize,
+    pub contacts: usize,
+    pub activity_facts: usize,
+    pub leads: usize,
+    pub deals: usize,
+    pub customers: usize,
+    pub event_ids: usize,
+    pub pending: usize,
+}

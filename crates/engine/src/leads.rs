@@ -1,0 +1,109 @@
+//! Leads: the response clock (C14), qualification (C16) and the live queue (C24).
+
+use salespulse_events::{Stage, Timestamp};
+
+use crate::stamped::{Stamped, keep_earliest};
+
+/// What is known about one lead. Every field is an earliest/latest fact, so re-applying an event
+/// changes nothing and the result does not depend on arrival order.
+#[derive(Debug, Default)]
+pub(crate) struct Lead {
+    /// The earliest `lead_created`: it starts the response clock.
+    pub(crate) created: Option<Stamped<()>>,
+    /// The earliest `activity` carrying this lead, by any rep: the value is the touching rep.
+    pub(crate) first_touch: Option<Stamped<u32>>,
+    /// Every assignment (`lead_created` with a rep, `lead_assigned`), to resolve the owner at any
+    /// instant. Usually one or two entries.
+    pub(crate) assignments: Vec<Stamped<u32>>,
+    /// The first qualification to each stage; the value is the event's own `rep_id`, if any.
+    pub(crate) first_mql: Option<Stamped<Option<u32>>>,
+    pub(crate) first_sql: Option<Stamped<Option<u32>>>,
+}
+
+impl Lead {
+    pub(crate) fn offer_created(&mut self, created: Stamped<()>) {
+        keep_earliest(&mut self.created, created);
+    }
+
+    pub(crate) fn offer_touch(&mut self, touch: Stamped<u32>) {
+        keep_earliest(&mut self.first_touch, touch);
+    }
+
+    pub(crate) fn offer_assignment(&mut self, assignment: Stamped<u32>) {
+        if !self.assignments.contains(&assignment) {
+            self.assignments.push(assignment);
+        }
+    }
+
+    pub(crate) fn offer_qualification(
+        &mut self,
+        stage: Stage,
+        qualification: Stamped<Option<u32>>,
+    ) {
+        let slot = match stage {
+            Stage::Mql => &mut self.first_mql,
+            Stage::Sql => &mut self.first_sql,
+        };
+        keep_earliest(slot, qualification);
+    }
+
+    /// The rep the lead is assigned to at `at`: the latest assignment at or before it. An
+    /// assignment at the very same instant counts as before (C16), whatever the event ids.
+    pub(crate) fn owner_at(&self, at: Timestamp) -> Option<u32> {
+        self.assignments
+            .iter()
+            .filter(|assignment| assignment.at <= at)
+            .max_by(|a, b| (a.at, &a.event_id).cmp(&(b.at, &b.event_id)))
+            .map(|assignment| assignment.value)
+    }
+
+    /// The rep a qualification counts for (C16): its own `rep_id`, else the owner at that instant.
+    pub(crate) fn qualification_rep(&self, qualification: &Stamped<Option<u32>>) -> Option<u32> {
+        qualification
+            .value
+            .or_else(|| self.owner_at(qualification.at))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn at(hour: u32) -> Timestamp {
+        Utc.with_ymd_and_hms(2026, 11, 23, hour, 0, 0)
+            .single()
+            .expect("valid test instant")
+    }
+
+    #[test]
+    fn owner_is_the_latest_assignment_at_or_before_the_instant() {
+        let mut lead = Lead::default();
+        lead.offer_assignment(Stamped::new(at(9), "b", 1));
+        lead.offer_assignment(Stamped::new(at(12), "a", 2));
+        lead.offer_assignment(Stamped::new(at(12), "a", 2));
+        assert_eq!(lead.assignments.len(), 2);
+        assert_eq!(lead.owner_at(at(8)), None);
+        assert_eq!(lead.owner_at(at(11)), Some(1));
+        // Same instant as the reassignment: the reassignment counts as before.
+        assert_eq!(lead.owner_at(at(12)), Some(2));
+    }
+
+    #[test]
+    fn qualification_prefers_its_own_rep() {
+        let mut lead = Lead::default();
+        lead.offer_assignment(Stamped::new(at(9), "a", 1));
+        assert_eq!(
+            lead.qualification_rep(&Stamped::new(at(10), "q", Some(7))),
+            Some(7)
+        );
+        assert_eq!(
+            lead.qualification_rep(&Stamped::new(at(10), "q", None)),
+            Some(1)
+        );
+        assert_eq!(
+            lead.qualification_rep(&Stamped::new(at(8), "q", None)),
+            None
+        );
+    }
+}

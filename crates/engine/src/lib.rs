@@ -1,0 +1,29 @@
+//! The salespulse aggregation engine: pure, deterministic, exact.
+//!
+//! It takes input lines (or decoded events) and a clock, keeps keyed state per rep, lead, deal and
+//! customer, and answers "what are the metrics as of the clock" with a [`Snapshot`]. It never reads
+//! the wall clock and does no I/O, so `replay`, the Kafka service and the tests all agree.
+//!
+//! State is stored as compact facts (when, who, which contact) rather than pre-aggregated windows:
+//! every window is assembled at snapshot time from the facts that fall in it, which is what makes
+//! the result independent of arrival order and exact at any clock value.
+
+mod deals;
+mod dedup;
+mod engine;
+mod finance;
+mod interner;
+mod leads;
+mod reps;
+mod settings;
+mod snapshot;
+mod stamped;
+
+pub use engine::{Engine, IngestOutcome, StateSizes};
+pub use salespulse_calendar::{Period, WindowKind};
+pub use settings::{RosterSeed, Settings};
+pub use snapshot::{
+    CompanyStats, DimensionRow, HistogramStats, PipelineCounters, QueueStats,
+    RESPONSE_HISTOGRAM_BUCKETS, RepSnapshot, RepWindowStats, SegmentSnapshot, Snapshot,
+    TeamSnapshot, TeamWindowStats, UNASSIGNED_REP, UNKNOWN, WindowInfo,
+};

@@ -1,0 +1,340 @@
+//! Team capacity, company finance, lifetime value and pipeline counters against hand-computed
+//! values (SEMANTICS C6, C10, C20-C25).
+
+mod common;
+
+use chrono::{NaiveDate, TimeDelta};
+use common::*;
+use rust_decimal::Decimal;
+use salespulse_calendar::CalendarSettings;
+use salespulse_engine::{IngestOutcome, RosterSeed, Settings};
+use salespulse_events::{EventType, RejectReason, Role, ValidationRules};
+use serde_json::json;
+
+fn seed(
+    rep: &str,
+    team: &str,
+    role: Role,
+    max_daily_leads: Option<u64>,
+    max_daily_deals: Option<u64>,
+    active: bool,
+) -> RosterSeed {
+    RosterSeed {
+        rep_id: rep.into(),
+        team: team.into(),
+        role,
+        max_daily_leads,
+        max_daily_deals,
+        active,
+    }
+}
+
+#[test]
+fn team_capacity_uses_active_reps_of_the_final_roster() {
+    let roster = vec![
+        seed("A", "east", Role::Bdr, Some(50), None, true),
+        seed("B", "east", Role::Bdr, None, None, true), // default 40 leads a day
+        seed("C", "east", Role::Ae, None, Some(6), true),
+        seed("D", "east", Role::Ae, None, None, false), // inactive: no capacity
+        seed("G", "west", Role::Bdr, None, None, true), // moved to "north" by an upsert below
+    ];
+    let calendar = CalendarSettings {
+        holidays: [NaiveDate::from_ymd_opt(2026, 11, 26).expect("date")].into(),
+        ..CalendarSettings::default()
+    };
+    let settings = Settings {
+        roster,
+        calendar,
+        ..Settings::default()
+    };
+    let mql = |id: &str, rep: &str| {
+        json!({"event_id": id, "type": "lead_qualified",
+        "occurred_at": "2026-11-24T10:00:00Z", "lead_id": id, "stage": "mql", "rep_id": rep})
+    };
+    let won = |id: &str, rep: &str| {
+        json!({"event_id": id, "type": "deal_closed",
+        "occurred_at": "2026-11-24T10:00:00Z", "deal_id": id, "rep_id": rep, "outcome": "won"})
+    };
+    let events = [
+        mql("q1", "A"),
+        mql("q2", "A"),
+        mql("q3", "F"),
+        mql("q4", "G"),
+        won("w1", "C"),
+        won("w2", "C"),
+        won("w3", "C"),
+        won("w4", "D"),
+        // F joins east as an inactive BDR: its MQL does not count for the team.
+        json!({"event_id": "u1", "type": "rep_upserted", "occurred_at": "2026-11-01T00:00:00Z",
+               "rep_id": "F", "team": "east", "role": "bdr", "active": false}),
+        // The latest upsert replaces the whole record (C10): G ends as an AE in north, default maxima.
+        json!({"event_id": "u2", "type": "rep_upserted", "occurred_at": "2026-11-02T00:00:00Z",
+               "rep_id": "G", "team": "south", "role": "bdr"}),
+        json!({"event_id": "u3", "type": "rep_upserted", "occurred_at": "2026-11-03T00:00:00Z",
+               "rep_id": "G", "team": "north", "role": "ae"}),
+    ];
+    let snap = snapshot(settings, "2026-11-25T12:00:00Z", &events);
+    let (week, month) = (window(&snap, WEEK), window(&snap, MONTH));
+    // Week of Mon 2026-11-23: 5 workdays minus the Thursday holiday.
+    assert_eq!(snap.windows[week].business_days, 4);
+    // November 2026: 21 weekdays minus the holiday.
+    assert_eq!(snap.windows[month].business_days, 20);
+    let east = snap.team("east").expect("east");
+    assert_eq!((east.bdr_reps, east.ae_reps), (2, 1));
+    assert_eq!(east.windows[week].bdr_capacity_leads, (50 + 40) * 4);
+    assert_eq!(east.windows[week].bdr_mqls, 2);
+    assert_eq!(
+        east.windows[week].bdr_utilization_ratio(),
+        Some(2.0 / 360.0)
+    );
+    assert_eq!(east.windows[week].ae_capacity_deals, 6 * 4);
+    assert_eq!(east.windows[week].ae_deals_won, 3);
+    assert_eq!(
+        east.windows[month].ae_utilization_ratio(),
+        Some(3.0 / 120.0)
+    );
+    // west only had G, who moved: the team is gone. north has G as an AE with 5 deals a day.
+    assert!(snap.team("west").is_none());
+    assert!(snap.team("south").is_none());
+    let north = snap.team("north").expect("north");
+    assert_eq!((north.bdr_reps, north.ae_reps), (0, 1));
+    assert_eq!(north.windows[week].bdr_utilization_ratio(), None);
+    assert_eq!(north.windows[week].ae_capacity_deals, 5 * 4);
+    assert_eq!(snap.rep("G").expect("G").team, "north");
+    assert_eq!(snap.rep("F").expect("F").team, "east");
+}
+
+fn money(id: &str, kind: &str, at: &str, fields: serde_json::Value) -> serde_json::Value {
+    let mut event = json!({"event_id": id, "type": kind, "occurred_at": at});
+    if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
+        event.extend(fields.clone());
+    }
+    event
+}
+
+#[test]
+fn company_cac_magic_number_and_lifetime_value() {
+    let events = [
+        // Q2 2026 (the quarter before the previous one)
+        money(
+            "e1",
+            "expense",
+            "2026-05-01T00:00:00Z",
+            json!({"amount": 1000, "category": "marketing", "segment": "smb"}),
+        ),
+        money(
+            "r1",
+            "revenue",
+            "2026-05-15T00:00:00Z",
+            json!({"customer_id": "cu-1", "amount": 100, "recurring": true, "segment": "smb"}),
+        ),
+        money(
+            "a1",
+            "customer_acquired",
+            "2026-06-01T00:00:00Z",
+            json!({"customer_id": "cu-1", "segment": "smb"}),
+        ),
+        // Q3 2026 (previous)
+        money(
+            "e2",
+            "expense",
+            "2026-08-01T00:00:00Z",
+            json!({"amount": "2000", "category": "sales"}),
+        ),
+        money(
+            "e3",
+            "expense",
+            "2026-08-02T00:00:00Z",
+            json!({"amount": 500, "category": "sales", "segment": "smb"}),
+        ),
+        money(
+            "r2",
+            "revenue",
+            "2026-08-15T00:00:00Z",
+            json!({"customer_id": "cu-1", "amount": 300, "recurring": true, "segment": "smb"}),
+        ),
+        // Q4 2026 (current)
+        money(
+            "e4",
+            "expense",
+            "2026-11-02T00:00:00Z",
+            json!({"amount": 3000, "category": "marketing", "segment": "enterprise"}),
+        ),
+        money(
+            "r3",
+            "revenue",
+            "2026-11-10T00:00:00Z",
+            json!({"customer_id": "cu-2", "amount": 700, "recurring": true, "segment": "enterprise"}),
+        ),
+        money(
+            "r4",
+            "revenue",
+            "2026-11-11T00:00:00Z",
+            json!({"customer_id": "cu-1", "amount": 50, "recurring": false}),
+        ),
+        money(
+            "a2",
+            "customer_acquired",
+            "2026-11-03T00:00:00Z",
+            json!({"customer_id": "cu-2", "segment": "enterprise"}),
+        ),
+        money(
+            "a3",
+            "customer_acquired",
+            "2026-11-04T00:00:00Z",
+            json!({"customer_id": "cu-3"}),
+        ),
+        money(
+            "a4",
+            "customer_acquired",
+            "2026-11-05T00:00:00Z",
+            json!({"customer_id": "cu-1", "segment": "enterprise"}),
+        ), // not new again
+        money(
+            "c1",
+            "customer_cost",
+            "2026-11-12T00:00:00Z",
+            json!({"customer_id": "cu-1", "amount": 40}),
+        ),
+        money(
+            "c2",
+            "customer_cost",
+            "2026-11-12T00:00:00Z",
+            json!({"customer_id": "cu-4", "amount": 10}),
+        ),
+    ];
+    let snap = snapshot(Settings::default(), "2026-11-25T12:00:00Z", &events);
+    let (quarter, last_quarter) = (window(&snap, QUARTER), window(&snap, LAST_QUARTER));
+    // (RR(Q4) 700 - RR(Q3) 300) x 4 / SM(Q3) 2500 and (300 - 100) x 4 / SM(Q2) 1000.
+    assert_eq!(snap.company.magic_number, [Some(0.64), Some(0.8)]);
+    let segments: Vec<&str> = snap
+        .company
+        .segments
+        .iter()
+        .map(|s| s.segment.as_str())
+        .collect();
+    assert_eq!(segments, ["all", "enterprise", "smb"]);
+
+    let all = snap.segment("all").expect("all");
+    assert_eq!(all.windows[quarter].sm_expense, Decimal::from(3000));
+    assert_eq!(all.windows[quarter].new_customers, 2);
+    assert_eq!(all.windows[quarter].cac(), Some(1500.0));
+    assert_eq!(all.windows[quarter].recurring_revenue, Decimal::from(700));
+    assert_eq!(all.windows[last_quarter].sm_expense, Decimal::from(2500));
+    assert_eq!(all.windows[last_quarter].cac(), None);
+    let smb = snap.segment("smb").expect("smb");
+    assert_eq!(smb.windows[last_quarter].sm_expense, Decimal::from(500));
+    assert_eq!(smb.windows[quarter].cac(), None);
+    let enterprise = snap.segment("enterprise").expect("enterprise");
+    assert_eq!(enterprise.windows[quarter].cac(), Some(3000.0));
+
+    // Lifetime: cu-1 smb (its first segmented acquisition), cu-2 enterprise, cu-3 and cu-4 none.
+    assert_eq!(
+        (all.customers, smb.customers, enterprise.customers),
+        (4, 1, 1)
+    );
+    // (450 + 700 - 40 - 10) / 4
+    assert_eq!(all.ltv(), Some(275.0));
+    assert_eq!(smb.ltv(), Some(410.0));
+    assert_eq!(enterprise.ltv(), Some(700.0));
+    // LTV / (lifetime expense / lifetime new customers): 275 / (6500 / 3), 410 / (1500 / 1), 700 / 3000.
+    assert_eq!(all.ltv_to_cac_ratio(), Some(275.0 / (6500.0 / 3.0)));
+    assert_eq!(smb.ltv_to_cac_ratio(), Some(410.0 / 1500.0));
+    assert_eq!(enterprise.ltv_to_cac_ratio(), Some(700.0 / 3000.0));
+}
+
+#[test]
+fn pipeline_counters_duplicates_late_and_future_events() {
+    let activity = |id: &str, at: &str, rep: &str| {
+        json!({"event_id": id, "type": "activity",
+        "occurred_at": at, "rep_id": rep, "contact_id": "c1", "channel": "call", "established": true})
+    };
+    let settings = Settings {
+        validation: ValidationRules {
+            max_clock_skew: TimeDelta::seconds(300),
+            ..ValidationRules::default()
+        },
+        ..Settings::default()
+    };
+    let (engine, outcomes) = run(
+        settings,
+        "2026-11-25T12:00:00Z",
+        &[
+            activity("e1", "2026-11-24T09:00:00Z", "A"),
+            activity("e1", "2026-11-24T10:00:00Z", "Z"), // same id, other content: a duplicate (C1)
+            json!("not an object"),
+            activity("e2", "2026-11-25T12:05:00Z", "FUTURE"), // exactly at the skew: accepted, no state
+            activity("e3", "2026-11-25T12:05:00.000000001Z", "A"), // 1 ns beyond: rejected
+            activity("e4", "2026-11-10T09:00:00Z", "A"),      // before this week: late
+            activity("e3", "2026-11-24T11:00:00Z", "A"),      // a rejected id is no duplicate
+        ],
+    );
+    assert_eq!(outcomes[1], IngestOutcome::Duplicate);
+    assert!(
+        matches!(&outcomes[4], IngestOutcome::Rejected(r) if r.reason == RejectReason::FutureTimestamp)
+    );
+    assert_eq!(outcomes[6], IngestOutcome::Accepted(EventType::Activity));
+    let snap = engine.snapshot();
+    let accepted: u64 = snap.pipeline.accepted.iter().sum();
+    assert_eq!(accepted, 4);
+    assert_eq!(snap.pipeline.duplicates, 1);
+    assert_eq!(snap.pipeline.late, 1);
+    assert_eq!(snap.pipeline.last_event, Some(ts("2026-11-25T12:05:00Z")));
+    let rejected = |reason: RejectReason| {
+        snap.pipeline.rejected[RejectReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .expect("reason")]
+    };
+    assert_eq!(rejected(RejectReason::InvalidJson), 1);
+    assert_eq!(rejected(RejectReason::FutureTimestamp), 1);
+    // Z appears only in a duplicate and FUTURE only after as_of: neither is a known rep (C11).
+    assert_eq!(snap.rep_ids().into_iter().collect::<Vec<_>>(), ["A"]);
+    assert_eq!(
+        snap.rep("A").expect("A").windows[window(&snap, WEEK)].contact_attempts,
+        [2, 0, 0]
+    );
+}
+
+#[test]
+fn a_future_event_joins_the_state_when_the_clock_reaches_it() {
+    let (mut engine, _) = run(
+        Settings::default(),
+        "2026-11-25T12:00:00Z",
+        &[
+            json!({"event_id": "e1", "type": "activity", "occurred_at": "2026-11-25T12:04:00Z",
+               "rep_id": "A", "contact_id": "c1", "channel": "chat", "established": true}),
+        ],
+    );
+    assert!(engine.snapshot().rep("A").is_none());
+    engine.advance_clock(ts("2026-11-25T12:04:00Z"));
+    let snap = engine.snapshot();
+    let stats = &snap.rep("A").expect("A is known now").windows[window(&snap, WEEK)];
+    assert_eq!(
+        (stats.contact_attempts, stats.contacts_established),
+        ([0, 0, 1], 1)
+    );
+}
+
+#[test]
+fn windows_roll_over_and_old_facts_are_dropped() {
+    let (mut engine, _) = run(
+        Settings::default(),
+        "2026-11-25T12:00:00Z",
+        &[
+            json!({"event_id": "e1", "type": "activity", "occurred_at": "2026-11-24T09:00:00Z",
+               "rep_id": "A", "contact_id": "c1", "channel": "call", "established": true}),
+        ],
+    );
+    engine.advance_clock(ts("2026-12-01T09:00:00Z"));
+    let snap = engine.snapshot();
+    let a = snap.rep("A").expect("A");
+    assert_eq!(a.windows[window(&snap, WEEK)].contacts_established, 0);
+    assert_eq!(a.windows[window(&snap, LAST_WEEK)].contacts_established, 1);
+    assert_eq!(a.windows[window(&snap, LAST_MONTH)].contacts_established, 1);
+    // Nine months later nothing of it is kept, but the rep stays known.
+    engine.advance_clock(ts("2027-09-01T09:00:00Z"));
+    assert_eq!(engine.state_sizes().activity_facts, 0);
+    assert_eq!(engine.state_sizes().event_ids, 0);
+    assert!(engine.snapshot().rep("A").is_some());
+}

@@ -1,0 +1,19 @@
+//! The salespulse input contract (EVENTS.md v1): event types, decoding and validation.
+//!
+//! Decoding is strict and total: every input line either becomes a typed [`Event`] or a
+//! [`Rejection`] with a stable [`RejectReason`]; nothing panics and nothing is silently dropped.
+
+mod amount;
+mod decode;
+mod model;
+mod reason;
+mod timestamp;
+
+pub use amount::parse_amount;
+pub use decode::{ValidationRules, check_clock, decode};
+pub use model::{
+    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role, Stage,
+    Timestamp,
+};
+pub use reason::{RejectReason, Rejection};
+pub use timestamp::parse_timestamp;

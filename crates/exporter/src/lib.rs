@@ -1,0 +1,9 @@
+//! Renders an engine [`Snapshot`] as the Prometheus exposition of METRICS.md.
+//!
+//! Families are built fresh from each snapshot ("export at scrape time"), so series of closed
+//! windows or departed reps simply stop appearing, and the order of the output depends on nothing
+//! but the snapshot.
+
+mod families;
+
+pub use families::{Family, encode_text, render};
