@@ -438,8 +438,12 @@ impl<'a> Fields<'a> {
         self.get("amount").map(check_amount).transpose()
     }
 
+    /// A deal's dimensions; an empty string counts as missing (C17), for the amount too.
     fn deal_attributes(&self) -> Result<DealAttributes, Rejection> {
-        let amount = self.opt_amount()?;
+        let amount = match self.get("amount") {
+            Some(Value::String(text)) if text.is_empty() => None,
+            _ => self.opt_amount()?,
+        };
         let industry = self.opt_text("industry")?;
         let channel = self.opt_text("channel")?;
         let segment = self.opt_text("segment")?;
@@ -1633,5 +1637,18 @@ mod tests {
             decode(deep.as_bytes(), &rules()).map_err(|r| r.reason),
             Err(RejectReason::InvalidJson)
         );
+    }
+
+    #[test]
+    fn an_empty_deal_amount_is_missing_but_an_empty_expense_amount_is_invalid() {
+        let close = r#"{"event_id":"d","type":"deal_closed","occurred_at":"2026-11-23T09:00:00Z","deal_id":"D","rep_id":"r","outcome":"won","amount":""}"#;
+        let event = decode(close.as_bytes(), &rules()).expect("accepted");
+        let EventKind::DealClosed { attributes, .. } = event.kind else {
+            panic!("a deal_closed decodes as such");
+        };
+        assert_eq!(attributes.amount, None);
+        let expense = r#"{"event_id":"e","type":"expense","occurred_at":"2026-11-23T09:00:00Z","amount":"","category":"sales"}"#;
+        let rejection = decode(expense.as_bytes(), &rules()).expect_err("rejected");
+        assert_eq!(rejection.reason, RejectReason::InvalidField);
     }
 }
