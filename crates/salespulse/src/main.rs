@@ -1,6 +1,7 @@
 //! `salespulse`: live sales performance metrics from a CRM event stream.
 
 mod replay;
+mod service;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +24,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The service: consumes the topics, keeps the state, serves /metrics, /healthz, /readyz.
+    Run {
+        /// The configuration file (TOML); every key has a default.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Pins "now" (backfill checks, tests); default: the wall clock.
+        #[arg(long, value_name = "T", value_parser = parse_as_of)]
+        as_of: Option<Timestamp>,
+        /// Log line format on stderr.
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: service::LogFormat,
+    },
     /// Runs the aggregation over a JSON-lines file and prints the /metrics exposition.
     Replay {
         /// The events, one JSON object per line; `-` reads standard input.
@@ -65,6 +78,18 @@ fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
+        Command::Run {
+            config,
+            as_of,
+            log_format,
+        } => {
+            let config = match load_config(config.as_ref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            service::init_logging(log_format);
+            report(service::run(service::service_config(&config, as_of)))
+        }
         Command::Replay {
             events,
             config,

@@ -1,0 +1,212 @@
+//! The ingestion loop: poll, apply, dead-letter, store offsets, publish snapshots.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::message::{BorrowedMessage, Message};
+use salespulse_engine::{Engine, IngestOutcome};
+use salespulse_events::Timestamp;
+use tracing::{info, warn};
+
+use crate::deadletter::DeadLetters;
+use crate::rebalance::{Assignment, ServiceContext};
+use crate::shared::{Readiness, Shared};
+
+const POLL_TIMEOUT: Duration = Duration::from_millis(100);
+/// Snapshots are published at least this often while anything changes, and at most so often
+/// that computing them takes a tenth of the ingestion thread's time.
+const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
+
+/// "Now": the wall clock, or a pinned instant (`--as-of`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Clock {
+    Wall,
+    Pinned(Timestamp),
+}
+
+impl Clock {
+    fn now(self) -> Timestamp {
+        match self {
+            Clock::Wall => chrono::Utc::now(),
+            Clock::Pinned(at) => at,
+        }
+    }
+}
+
+/// Owns the engine and the consumer; runs on its own thread until `stop` is set.
+pub(crate) struct IngestLoop {
+    consumer: BaseConsumer<ServiceContext>,
+    state: IngestState,
+}
+
+/// Everything but the consumer, so a polled message (which borrows the consumer) can be handled.
+struct IngestState {
+    dead_letters: DeadLetters,
+    engine: Engine,
+    clock: Clock,
+    shared: Arc<Shared>,
+    assignment: Assignment,
+    /// Next offset to apply, per partition seen since start.
+    applied: HashMap<(String, i32), i64>,
+    /// Receipt times of events applied since the last publish.
+    receipts: Vec<Instant>,
+    last_publish: Instant,
+    publish_interval: Duration,
+}
+
+impl IngestLoop {
+    pub(crate) fn new(
+        consumer_config: &ClientConfig,
+        producer_config: &ClientConfig,
+        topics: &[String],
+        deadletter_topic: &str,
+        engine: Engine,
+        clock: Clock,
+        shared: Arc<Shared>,
+    ) -> anyhow::Result<IngestLoop> {
+        let assignment = Assignment::default();
+        let context = ServiceContext {
+            assignment: Arc::clone(&assignment),
+            shared: Arc::clone(&shared),
+        };
+        let consumer: BaseConsumer<ServiceContext> = consumer_config
+            .create_with_context(context)
+            .context("creating the consumer")?;
+        let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
+        consumer
+            .subscribe(&topic_names)
+            .context("subscribing to the topics")?;
+        let state = IngestState {
+            dead_letters: DeadLetters::new(producer_config, deadletter_topic)?,
+            engine,
+            clock,
+            shared,
+            assignment,
+            applied: HashMap::new(),
+            receipts: Vec::new(),
+            last_publish: Instant::now(),
+            publish_interval: MIN_PUBLISH_INTERVAL,
+        };
+        Ok(IngestLoop { consumer, state })
+    }
+
+    /// Consumes until `stop` is set, then commits what was applied and returns.
+    pub(crate) fn run(self, stop: &AtomicBool) -> anyhow::Result<()> {
+        let IngestLoop {
+            consumer,
+            mut state,
+        } = self;
+        state.publish();
+        // librdkafka retries connection errors by itself and repeats them on every poll: log a
+        // repeated error once.
+        let mut last_error = String::new();
+        while !stop.load(Ordering::Acquire) {
+            match consumer.poll(POLL_TIMEOUT) {
+                Some(Ok(message)) => state.handle(&consumer, &message)?,
+                Some(Err(error)) => {
+                    let text = error.to_string();
+                    if text != last_error {
+                        warn!(error = %text, "consumer error");
+                        last_error = text;
+                    }
+                }
+                None => {}
+            }
+            state.update_readiness();
+            if state.last_publish.elapsed() >= state.publish_interval {
+                state.publish();
+            }
+        }
+        state.publish();
+        match consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) => info!("committed the applied offsets"),
+            // Nothing stored yet is not a failure.
+            Err(error) => warn!(%error, "final commit"),
+        }
+        Ok(())
+    }
+}
+
+impl IngestState {
+    fn handle(
+        &mut self,
+        consumer: &BaseConsumer<ServiceContext>,
+        message: &BorrowedMessage<'_>,
+    ) -> anyhow::Result<()> {
+        self.receipts.push(Instant::now());
+        let payload = message.payload().unwrap_or_default();
+        if let IngestOutcome::Rejected(rejection) = self.engine.ingest(payload) {
+            warn!(
+                topic = message.topic(),
+                partition = message.partition(),
+                offset = message.offset(),
+                reason = rejection.reason.as_str(),
+                detail = %rejection.detail,
+                "rejected; forwarding to the dead-letter topic"
+            );
+            self.dead_letters.forward(message, rejection.reason)?;
+        }
+        let key = (message.topic().to_owned(), message.partition());
+        let next = message.offset() + 1;
+        let floor = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .map_or(0, |plan| plan.commit_floor);
+        if next > floor {
+            consumer
+                .store_offset(message.topic(), message.partition(), message.offset())
+                .context("storing the applied offset")?;
+        }
+        self.applied.insert(key, next);
+        Ok(())
+    }
+
+    /// Ready once every assigned partition is applied up to its high watermark at assignment.
+    fn update_readiness(&self) {
+        if self.shared.readiness() == Readiness::Ready {
+            return;
+        }
+        let assignment = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let readiness = if assignment.is_empty() {
+            Readiness::Unassigned
+        } else if assignment.iter().all(|(key, plan)| {
+            plan.ready_at <= 0
+                || self
+                    .applied
+                    .get(key)
+                    .is_some_and(|next| *next >= plan.ready_at)
+        }) {
+            info!(partitions = assignment.len(), "caught up: ready");
+            Readiness::Ready
+        } else {
+            Readiness::CatchingUp
+        };
+        self.shared.set_readiness(readiness);
+    }
+
+    /// Moves the clock, snapshots the engine and hands the snapshot to the HTTP side.
+    fn publish(&mut self) {
+        let started = Instant::now();
+        self.engine.advance_clock(self.clock.now());
+        let snapshot = self.engine.snapshot();
+        self.shared.snapshot.send_replace(Arc::new(snapshot));
+        for received in self.receipts.drain(..) {
+            self.shared
+                .processing
+                .observe(received.elapsed().as_secs_f64());
+        }
+        let cost = started.elapsed();
+        self.publish_interval = MIN_PUBLISH_INTERVAL.max(cost * 10);
+        self.last_publish = Instant::now();
+    }
+}

@@ -1,0 +1,151 @@
+//! Wiring: configuration, the ingestion thread and the HTTP server, and an orderly shutdown.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use rdkafka::ClientConfig;
+use salespulse_engine::{Engine, Settings, Snapshot};
+use salespulse_events::Timestamp;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use crate::consumer::{Clock, IngestLoop};
+use crate::http;
+use crate::shared::Shared;
+
+/// Consumer settings the service's correctness depends on; `[kafka.properties]` cannot change them.
+const FIXED_CONSUMER_PROPERTIES: &[(&str, &str)] = &[
+    ("enable.auto.offset.store", "false"),
+    ("enable.auto.commit", "true"),
+    ("auto.offset.reset", "earliest"),
+    ("enable.partition.eof", "false"),
+];
+
+/// Everything `run` needs.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub brokers: String,
+    pub group_id: String,
+    pub topics: Vec<String>,
+    pub deadletter_topic: String,
+    /// librdkafka properties passed through (SASL, TLS, tuning).
+    pub properties: BTreeMap<String, String>,
+    pub listen: SocketAddr,
+    /// `--as-of`: pins "now"; otherwise the wall clock.
+    pub as_of: Option<Timestamp>,
+    pub settings: Settings,
+}
+
+impl ServiceConfig {
+    fn client_config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        for (key, value) in &self.properties {
+            config.set(key, value);
+        }
+        config.set("bootstrap.servers", &self.brokers);
+        config
+    }
+
+    fn consumer_config(&self) -> ClientConfig {
+        let mut config = self.client_config();
+        config
+            .set("group.id", &self.group_id)
+            .set("statistics.interval.ms", "1000")
+            .set("auto.commit.interval.ms", "1000");
+        for (key, value) in FIXED_CONSUMER_PROPERTIES {
+            if self.properties.get(*key).is_some_and(|set| set != value) {
+                warn!(
+                    property = key,
+                    kept = value,
+                    "kafka.properties cannot change this consumer property"
+                );
+            }
+            config.set(*key, *value);
+        }
+        config
+    }
+}
+
+/// The service: create it, optionally watch its snapshots, then run it.
+#[derive(Debug)]
+pub struct Service {
+    config: ServiceConfig,
+    engine: Engine,
+    shared: Arc<Shared>,
+}
+
+impl Service {
+    pub fn new(config: ServiceConfig) -> anyhow::Result<Service> {
+        let now = config.as_of.unwrap_or_else(chrono::Utc::now);
+        let engine = Engine::new(config.settings.clone(), now);
+        let shared = Arc::new(Shared::new(engine.snapshot())?);
+        Ok(Service {
+            config,
+            engine,
+            shared,
+        })
+    }
+
+    /// Every snapshot the service publishes (the demo prints a summary from them).
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.shared.snapshot.subscribe()
+    }
+
+    /// Runs until `shutdown` is cancelled (or ingestion fails), then stops fetching, commits
+    /// what was applied and returns.
+    pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Service {
+            config,
+            engine,
+            shared,
+        } = self;
+        let clock = config.as_of.map_or(Clock::Wall, Clock::Pinned);
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listening on {}", config.listen))?;
+        info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
+        let server = axum::serve(listener, http::router(Arc::clone(&shared)))
+            .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+        let http = tokio::spawn(async move { server.await });
+
+        info!(brokers = %config.brokers, group = %config.group_id, topics = ?config.topics, "consuming");
+        let stop = Arc::new(AtomicBool::new(false));
+        let stop_on_shutdown = {
+            let (stop, shutdown) = (Arc::clone(&stop), shutdown.clone());
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                stop.store(true, Ordering::Release);
+            })
+        };
+        let ingest = {
+            let stop = Arc::clone(&stop);
+            let consumer_config = config.consumer_config();
+            let producer_config = config.client_config();
+            tokio::task::spawn_blocking(move || {
+                IngestLoop::new(
+                    &consumer_config,
+                    &producer_config,
+                    &config.topics,
+                    &config.deadletter_topic,
+                    engine,
+                    clock,
+                    shared,
+                )?
+                .run(&stop)
+            })
+        };
+        let result = ingest.await.context("the ingestion thread panicked")?;
+        if let Err(error) = &result {
+            warn!(error = %format!("{error:#}"), "ingestion stopped");
+        }
+        shutdown.cancel();
+        stop_on_shutdown.abort();
+        http.await.context("the HTTP server panicked")??;
+        info!("stopped");
+        result
+    }
+}
