@@ -1,10 +1,20 @@
 #!/usr/bin/env bash
 # Runs every salespulse check and test on a fresh machine: installs what the tests need
-# (promtool), then formatting, lints, unit, property and end-to-end tests.
+# (promtool), starts a real Apache Kafka broker (and stops it again if it started it), then
+# formatting, lints, unit, property and end-to-end tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash deploy/local/tools.sh
+
+if bash deploy/local/kafka.sh status >/dev/null 2>&1; then
+  echo "test.sh: using the Kafka broker that is already running" >&2
+else
+  trap 'bash deploy/local/kafka.sh stop' EXIT
+fi
+SALESPULSE_TEST_BROKERS=$(bash deploy/local/kafka.sh start)
+export SALESPULSE_TEST_BROKERS
+
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
