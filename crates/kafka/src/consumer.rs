@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use salespulse_engine::{Engine, IngestOutcome};
 use salespulse_events::Timestamp;
@@ -125,8 +126,11 @@ impl IngestLoop {
         state.publish();
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => info!("committed the applied offsets"),
-            // Nothing stored yet is not a failure.
-            Err(error) => warn!(%error, "final commit"),
+            // The automatic commit already took everything stored.
+            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
+                info!("committed the applied offsets (nothing new since the last automatic commit)")
+            }
+            Err(error) => return Err(error).context("committing the applied offsets"),
         }
         Ok(())
     }
