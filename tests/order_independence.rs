@@ -10,7 +10,7 @@ const AS_OF: &str = "2026-11-25T12:00:00Z";
 
 /// An instant: half the time one of a few boundary instants (as_of, the skew limit, period
 /// starts, the rolling start), so that ties (C9) and edges are common; otherwise any quarter hour
-/// between early June 2026 and a little past as_of.
+/// (plus some milliseconds) between early June 2026 and a little past as_of.
 fn instant() -> impl Strategy<Value = String> {
     const EDGES: &[&str] = &[
         "2026-11-25T12:00:00Z",
@@ -22,9 +22,14 @@ fn instant() -> impl Strategy<Value = String> {
         "2026-11-24T09:00:00Z",
         "2026-07-01T00:00:00Z",
     ];
-    let anywhere = (0i64..=175 * 24 * 4 + 1).prop_map(|quarter_hours| {
+    // Milliseconds make durations inexact in binary floating point, so a float sum whose
+    // result depends on the order of its terms would show.
+    let anywhere = (0i64..=175 * 24 * 4 + 1, 0i64..1000).prop_map(|(quarter_hours, millis)| {
         let start = parse_timestamp("2026-06-03T00:00:00Z").expect("start");
-        (start + chrono::TimeDelta::minutes(15 * quarter_hours - 4)).to_rfc3339()
+        let at = start
+            + chrono::TimeDelta::minutes(15 * quarter_hours - 4)
+            + chrono::TimeDelta::milliseconds(millis);
+        at.to_rfc3339()
     });
     prop_oneof![pick(EDGES).prop_map(str::to_owned), anywhere]
 }
@@ -35,7 +40,7 @@ fn pick(options: &'static [&'static str]) -> impl Strategy<Value = &'static str>
 
 const REPS: &[&str] = &["r-a", "r-b", "r-c"];
 const CONTACTS: &[&str] = &["c1", "c2", "c3", "c4"];
-const LEADS: &[&str] = &["L1", "L2", "L3"];
+const LEADS: &[&str] = &["L1", "L2", "L3", "L4", "L5", "L6", "L7", "L8"];
 const DEALS: &[&str] = &["D1", "D2", "D3"];
 const CUSTOMERS: &[&str] = &["cu1", "cu2", "cu3"];
 const SEGMENTS: &[&str] = &["smb", "ent", ""];

@@ -106,7 +106,14 @@ pub struct QueueStats {
 pub struct HistogramStats {
     pub cumulative_counts: [u64; RESPONSE_HISTOGRAM_BUCKETS.len()],
     pub count: u64,
-    pub sum_seconds: f64,
+    /// The sum in integer nanoseconds: exact, so it does not depend on the order of observation.
+    pub sum_nanos: i128,
+}
+
+impl HistogramStats {
+    pub fn sum_seconds(&self) -> f64 {
+        seconds(self.sum_nanos)
+    }
 }
 
 /// Won and lost deal counts.
@@ -398,7 +405,7 @@ impl HistogramStats {
         HistogramStats {
             cumulative_counts: [0; RESPONSE_HISTOGRAM_BUCKETS.len()],
             count: 0,
-            sum_seconds: 0.0,
+            sum_nanos: 0,
         }
     }
 
@@ -413,7 +420,7 @@ impl HistogramStats {
             }
         }
         self.count += 1;
-        self.sum_seconds += response;
+        self.sum_nanos += response_nanos;
     }
 }
 

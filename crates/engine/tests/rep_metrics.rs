@@ -123,7 +123,7 @@ fn lead_response_times_sla_percentiles_and_queue() {
     // L8 was created 5 days 2 hours before as_of.
     assert_eq!(a.queue.oldest_wait_seconds, Some(439_200.0));
     assert_eq!(a.responses.count, 3);
-    assert_eq!(a.responses.sum_seconds, 600.5);
+    assert_eq!(a.responses.sum_seconds(), 600.5);
     // Buckets 30, 60, 120, 180, 300, 600, ...: 0 s and 300 s are <= 300, 300.5 s is not.
     assert_eq!(a.responses.cumulative_counts[..6], [1, 1, 1, 1, 2, 3]);
 

@@ -346,7 +346,7 @@ fn queue_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
             &RESPONSE_HISTOGRAM_BUCKETS,
             &rep.responses.cumulative_counts,
             rep.responses.count,
-            rep.responses.sum_seconds,
+            rep.responses.sum_seconds(),
         );
     }
     if let Some(queue) = &snapshot.unassigned_queue {

@@ -1,7 +1,9 @@
 //! `salespulse`: live sales performance metrics from a CRM event stream.
 
+mod demo;
 mod replay;
 mod service;
+mod simulate;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -47,6 +49,47 @@ enum Command {
         /// "Now" for the windows, RFC 3339 (default: the latest occurred_at of a valid line).
         #[arg(long, value_name = "T", value_parser = parse_as_of)]
         as_of: Option<Timestamp>,
+    },
+    /// The service on an embedded Kafka (librdkafka's mock cluster) fed by the simulator.
+    Demo {
+        /// The configuration file (TOML); every key has a default.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Simulated events per second.
+        #[arg(long, default_value_t = 200.0)]
+        rate: f64,
+        /// Seed of the simulator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// Realistic synthetic events, to Kafka (paced in real time) or to a JSON-lines file.
+    Simulate {
+        /// Produce to these Kafka brokers (the topics of EVENTS.md).
+        #[arg(
+            long,
+            value_name = "B",
+            conflicts_with = "out",
+            required_unless_present = "out"
+        )]
+        brokers: Option<String>,
+        /// Write JSON lines to this file (`-` = stdout), ending now.
+        #[arg(long, value_name = "F")]
+        out: Option<PathBuf>,
+        /// Events per second of event time.
+        #[arg(long, default_value_t = 100.0)]
+        rate: f64,
+        /// How much event time to generate, e.g. `90s`, `15m`, `2h`.
+        #[arg(long, value_name = "D", conflicts_with = "events", value_parser = humantime::parse_duration)]
+        duration: Option<std::time::Duration>,
+        /// How many events to generate (default for a file: 10000; for Kafka: until Ctrl-C).
+        #[arg(long, value_name = "N")]
+        events: Option<u64>,
+        /// Seed: the same seed gives the same events.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The configuration file, for `[kafka.properties]` (SASL, TLS).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Validates the configuration and prints the effective values (secrets masked).
     CheckConfig {
@@ -103,6 +146,32 @@ fn main() -> ExitCode {
                 .with_context(|| format!("replay of {}", events.display()));
             report(result)
         }
+        Command::Demo { config, rate, seed } => {
+            let config = match load_config(config.as_ref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            service::init_logging(service::LogFormat::Text);
+            report(demo::run(&config, rate, seed))
+        }
+        Command::Simulate {
+            brokers,
+            out,
+            rate,
+            duration,
+            events,
+            seed,
+            config,
+        } => {
+            let config = match load_config(config.as_ref()) {
+                Ok(config) => config,
+                Err(code) => return code,
+            };
+            let amount = duration
+                .map(simulate::Amount::Span)
+                .or(events.map(simulate::Amount::Events));
+            report(run_simulate(&config, brokers, out, rate, amount, seed))
+        }
         Command::CheckConfig { config } => match load_config(config.as_ref()) {
             Ok(config) => {
                 print!("{}", config.to_masked_toml());
@@ -111,6 +180,57 @@ fn main() -> ExitCode {
             Err(code) => code,
         },
     }
+}
+
+fn run_simulate(
+    config: &Config,
+    brokers: Option<String>,
+    out: Option<PathBuf>,
+    rate: f64,
+    amount: Option<simulate::Amount>,
+    seed: u64,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(rate > 0.0, "--rate must be positive");
+    match (brokers, out) {
+        (_, Some(path)) => {
+            let amount = amount.unwrap_or(simulate::Amount::Events(10_000));
+            let written = simulate::to_file(&path, seed, rate, amount)?;
+            eprintln!(
+                "salespulse simulate: wrote {written} events to {}",
+                path.display()
+            );
+        }
+        (Some(brokers), None) => {
+            service::init_logging(service::LogFormat::Text);
+            let producer = salespulse_kafka::LineProducer::new(&brokers, &config.kafka.properties)?;
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let signal_stop = std::sync::Arc::clone(&stop);
+            let produced = runtime.block_on(async move {
+                let shutdown = service::shutdown_on_signal();
+                tokio::spawn(async move {
+                    shutdown.cancelled().await;
+                    signal_stop.store(true, std::sync::atomic::Ordering::Release);
+                });
+                tokio::task::spawn_blocking(move || {
+                    simulate::to_kafka(
+                        &producer,
+                        seed,
+                        rate,
+                        std::time::Duration::ZERO,
+                        amount,
+                        &stop,
+                    )
+                })
+                .await
+            })??;
+            eprintln!("salespulse simulate: produced {produced} events to {brokers}");
+        }
+        (None, None) => anyhow::bail!("give --brokers or --out"),
+    }
+    Ok(())
 }
 
 fn report(result: anyhow::Result<()>) -> ExitCode {

@@ -1,0 +1,109 @@
+//! `salespulse demo`: the embedded mock cluster, the simulator and the service in one process.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use salespulse_config::Config;
+use salespulse_engine::Snapshot;
+use salespulse_kafka::{LineProducer, MockKafka, Service};
+use tracing::{error, info};
+
+use crate::service::{service_config, shutdown_on_signal};
+use crate::simulate;
+
+/// The topics of EVENTS.md, which the simulator produces to.
+const DEMO_TOPICS: [&str; 5] = [
+    "sales.activities",
+    "sales.leads",
+    "sales.deals",
+    "sales.finance",
+    "sales.roster",
+];
+const BACKFILL: Duration = Duration::from_secs(15 * 60);
+const SUMMARY_EVERY: Duration = Duration::from_secs(5);
+
+pub fn run(config: &Config, rate: f64, seed: u64) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let mut service_config = service_config(config, None);
+        service_config.topics = DEMO_TOPICS.map(String::from).to_vec();
+        service_config.group_id = "salespulse-demo".to_owned();
+        let mut topics = service_config.topics.clone();
+        topics.push(service_config.deadletter_topic.clone());
+        let kafka = MockKafka::start(&topics, 3)?;
+        service_config.brokers = kafka.bootstrap_servers();
+        info!(brokers = %service_config.brokers, "embedded mock Kafka cluster started");
+
+        let shutdown = shutdown_on_signal();
+        let stop = Arc::new(AtomicBool::new(false));
+        let producer = LineProducer::new(&service_config.brokers, &service_config.properties)?;
+        let simulator = {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                if let Err(error) = simulate::to_kafka(&producer, seed, rate, BACKFILL, None, &stop) {
+                    error!(error = %format!("{error:#}"), "the simulator stopped");
+                }
+            })
+        };
+
+        let service = Service::new(service_config.clone())?;
+        let snapshots = service.snapshots();
+        println!(
+            "salespulse demo: live metrics at http://{}/metrics  (simulating ~{rate} events/s; Ctrl-C to stop)",
+            service_config.listen
+        );
+        let summary = tokio::spawn(print_summaries(snapshots));
+        let result = service.run(shutdown).await;
+        stop.store(true, Ordering::Release);
+        summary.abort();
+        simulator.join().ok();
+        drop(kafka);
+        result
+    })
+}
+
+/// One line every few seconds: throughput, reps, leads waiting.
+async fn print_summaries(mut snapshots: tokio::sync::watch::Receiver<Arc<Snapshot>>) {
+    let mut previous: Option<(Instant, u64)> = None;
+    let mut ticker = tokio::time::interval(SUMMARY_EVERY);
+    loop {
+        ticker.tick().await;
+        let snapshot = Arc::clone(&snapshots.borrow_and_update());
+        let processed = processed(&snapshot);
+        let now = Instant::now();
+        let per_second = previous.map_or(0.0, |(at, count)| {
+            (processed - count) as f64 / now.duration_since(at).as_secs_f64()
+        });
+        previous = Some((now, processed));
+        let waiting: u64 = snapshot
+            .reps
+            .iter()
+            .map(|rep| rep.queue.awaiting)
+            .sum::<u64>()
+            + snapshot
+                .unassigned_queue
+                .as_ref()
+                .map_or(0, |queue| queue.awaiting);
+        let oldest = snapshot
+            .reps
+            .iter()
+            .filter_map(|rep| rep.queue.oldest_wait_seconds)
+            .fold(0.0_f64, f64::max);
+        println!(
+            "{:>8.0} events/s | {processed} events | {} reps | {waiting} leads waiting (oldest {oldest:.0} s) | {} rejected",
+            per_second,
+            snapshot.reps.len(),
+            snapshot.pipeline.rejected.iter().sum::<u64>(),
+        );
+    }
+}
+
+fn processed(snapshot: &Snapshot) -> u64 {
+    let pipeline = &snapshot.pipeline;
+    pipeline.accepted.iter().sum::<u64>()
+        + pipeline.rejected.iter().sum::<u64>()
+        + pipeline.duplicates
+}

@@ -1,0 +1,129 @@
+//! `salespulse simulate` and the demo's event source: the seeded generator, written to a file
+//! or produced to Kafka at the pace of event time.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use salespulse_kafka::LineProducer;
+use salespulse_simulator::{SimConfig, SimEvent, Simulator};
+
+/// How much to generate.
+#[derive(Debug, Clone, Copy)]
+pub enum Amount {
+    Events(u64),
+    Span(Duration),
+}
+
+/// A generator tuned so that it emits about `rate` events per second of event time: the
+/// default configuration is measured on a sample and its lead rate scaled (every other event
+/// follows from leads, so the total scales with it).
+pub fn simulator(seed: u64, start: DateTime<Utc>, rate: f64) -> Simulator {
+    let base = SimConfig {
+        seed,
+        start,
+        ..SimConfig::default()
+    };
+    const SAMPLE: usize = 5_000;
+    let sample: Vec<SimEvent> = Simulator::new(base.clone()).take(SAMPLE).collect();
+    let span = sample
+        .iter()
+        .map(|event| event.occurred_at)
+        .max()
+        .map_or(1.0, |last| {
+            (last - start).num_milliseconds().max(1) as f64 / 1000.0
+        });
+    let sampled_rate = SAMPLE as f64 / span;
+    Simulator::new(SimConfig {
+        leads_per_hour: base.leads_per_hour * rate / sampled_rate,
+        ..base
+    })
+}
+
+fn span_of(amount: Amount, rate: f64) -> Duration {
+    match amount {
+        Amount::Span(span) => span,
+        Amount::Events(count) => Duration::from_secs_f64(count as f64 / rate),
+    }
+}
+
+fn within(amount: Amount, emitted: u64) -> bool {
+    match amount {
+        Amount::Events(count) => emitted < count,
+        Amount::Span(_) => true,
+    }
+}
+
+/// Writes events that end now (they start `span` ago) as JSON lines, as fast as possible.
+pub fn to_file(path: &Path, seed: u64, rate: f64, amount: Amount) -> anyhow::Result<u64> {
+    let now = Utc::now();
+    let start = now - chrono::TimeDelta::from_std(span_of(amount, rate))?;
+    let simulator = simulator(seed, start, rate);
+    let mut out: Box<dyn Write> = if path.as_os_str() == "-" {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )
+    };
+    let mut out = std::io::BufWriter::new(&mut out);
+    let mut emitted = 0;
+    let roster = simulator.roster_events();
+    for event in roster.into_iter().chain(simulator) {
+        if event.occurred_at > now || !within(amount, emitted) {
+            break;
+        }
+        out.write_all(&event.payload)?;
+        out.write_all(b"\n")?;
+        emitted += 1;
+    }
+    out.flush()?;
+    Ok(emitted)
+}
+
+/// Produces events to Kafka as their event time comes: `backfill` of history first (as fast
+/// as the broker takes it), then live. Stops after `amount` or when `stop` is set.
+pub fn to_kafka(
+    producer: &LineProducer,
+    seed: u64,
+    rate: f64,
+    backfill: Duration,
+    amount: Option<Amount>,
+    stop: &AtomicBool,
+) -> anyhow::Result<u64> {
+    let started = Utc::now();
+    let start = started - chrono::TimeDelta::from_std(backfill)?;
+    let end = amount.map(|amount| match amount {
+        Amount::Span(span) => started + chrono::TimeDelta::from_std(span).unwrap_or_default(),
+        Amount::Events(_) => DateTime::<Utc>::MAX_UTC,
+    });
+    let simulator = simulator(seed, start, rate);
+    let mut emitted = 0;
+    let roster = simulator.roster_events();
+    for event in roster.into_iter().chain(simulator) {
+        if stop.load(Ordering::Acquire)
+            || end.is_some_and(|end| event.occurred_at > end)
+            || amount.is_some_and(|amount| !within(amount, emitted))
+        {
+            break;
+        }
+        while event.occurred_at > Utc::now() {
+            if stop.load(Ordering::Acquire) {
+                producer.flush()?;
+                return Ok(emitted);
+            }
+            producer.poll();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        producer.send(event.topic, &event.key, &event.payload)?;
+        emitted += 1;
+        if emitted.is_multiple_of(1_000) {
+            producer.poll();
+        }
+    }
+    producer.flush()?;
+    Ok(emitted)
+}

@@ -1,0 +1,548 @@
+//! End to end against a real Apache Kafka broker (started by `deploy/local/kafka.sh`, which
+//! `deploy/test.sh` runs): the service's `/metrics` must equal `replay` of the same data, the
+//! dead-letter topic must hold exactly the malformed messages, and a restart must change nothing.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
+use salespulse_e2e::{free_address, http_get, parse_exposition, salespulse_binary, wait_until};
+use salespulse_simulator::{SimConfig, Simulator};
+
+const PARTITIONS: i32 = 3;
+const EVENT_TOPICS: [&str; 5] = ["activities", "leads", "deals", "finance", "roster"];
+
+fn brokers() -> String {
+    std::env::var("SALESPULSE_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// A test's own topics and group, so tests run side by side and re-runs start clean.
+struct Scenario {
+    name: String,
+    dir: PathBuf,
+}
+
+impl Scenario {
+    fn new(test: &str) -> Scenario {
+        let name = format!(
+            "e2e-{test}-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        );
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).expect("scenario dir");
+        let scenario = Scenario { name, dir };
+        scenario.create_topics();
+        scenario
+    }
+
+    fn topic(&self, suffix: &str) -> String {
+        format!("{}.{suffix}", self.name)
+    }
+
+    fn deadletter_topic(&self) -> String {
+        self.topic("deadletter")
+    }
+
+    fn create_topics(&self) {
+        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+            .set("bootstrap.servers", brokers())
+            .create()
+            .expect("admin client");
+        let names: Vec<String> = EVENT_TOPICS
+            .iter()
+            .map(|t| self.topic(t))
+            .chain([self.deadletter_topic()])
+            .collect();
+        let topics: Vec<NewTopic<'_>> = names
+            .iter()
+            .map(|name| NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(1)))
+            .collect();
+        let results = runtime()
+            .block_on(admin.create_topics(
+                &topics,
+                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+            ))
+            .unwrap_or_else(|e| {
+                panic!(
+                    "is Kafka running at {}? `bash deploy/local/kafka.sh start`: {e}",
+                    brokers()
+                )
+            });
+        for result in results {
+            result.unwrap_or_else(|(topic, error)| panic!("creating {topic}: {error}"));
+        }
+    }
+
+    /// The service's configuration: these topics, a fresh group, a free port.
+    fn config(&self, listen: &str) -> PathBuf {
+        self.config_for(&brokers(), listen)
+    }
+
+    fn config_for(&self, brokers: &str, listen: &str) -> PathBuf {
+        let topics: Vec<String> = EVENT_TOPICS
+            .iter()
+            .map(|t| format!("\"{}\"", self.topic(t)))
+            .collect();
+        let text = format!(
+            "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ntopics = [{}]\ndeadletter_topic = \"{}\"\n\n[http]\nlisten = \"{listen}\"\n",
+            self.name,
+            topics.join(", "),
+            self.deadletter_topic()
+        );
+        let path = self.dir.join("salespulse.toml");
+        std::fs::write(&path, text).expect("write config");
+        path
+    }
+}
+
+/// One produced message and where the broker put it.
+#[derive(Debug, Clone)]
+struct Produced {
+    topic: String,
+    key: String,
+    payload: Vec<u8>,
+    partition: i32,
+    offset: i64,
+    malformed: bool,
+}
+
+/// `count` simulated events (with duplicates, late events and ~1 % malformed lines), in a
+/// shuffled order, mapped to the scenario's topics.
+fn generate(count: usize, seed: u64) -> Vec<(String, String, Vec<u8>, bool)> {
+    let config = SimConfig {
+        seed,
+        start: "2026-11-01T00:00:00Z".parse().expect("start"),
+        malformed_share: 0.01,
+        ..SimConfig::default()
+    };
+    let simulator = Simulator::new(config);
+    let mut events: Vec<(String, String, Vec<u8>, bool)> = simulator
+        .roster_events()
+        .into_iter()
+        .chain(simulator.take(count))
+        .map(|event| {
+            (
+                event.topic.to_owned(),
+                event.key,
+                event.payload,
+                event.malformed,
+            )
+        })
+        .collect();
+    // A seeded Fisher-Yates shuffle: arrival order must not matter.
+    let mut state = seed | 1;
+    for index in (1..events.len()).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        events.swap(index, (state % (index as u64 + 1)) as usize);
+    }
+    events
+}
+
+fn produce(scenario: &Scenario, events: &[(String, String, Vec<u8>, bool)]) -> Vec<Produced> {
+    let producer: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("linger.ms", "5")
+        .create()
+        .expect("producer");
+    runtime().block_on(async {
+        let mut pending = Vec::new();
+        for (topic, key, payload, malformed) in events {
+            let suffix = topic.trim_start_matches("sales.");
+            let topic = scenario.topic(suffix);
+            let delivery = loop {
+                match producer.send_result(FutureRecord::to(&topic).key(key).payload(payload)) {
+                    Ok(delivery) => break delivery,
+                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+                }
+            };
+            pending.push((topic, key.clone(), payload.clone(), *malformed, delivery));
+        }
+        let mut produced = Vec::new();
+        for (topic, key, payload, malformed, delivery) in pending {
+            let delivered = delivery.await.expect("delivery").expect("delivered");
+            produced.push(Produced {
+                topic,
+                key,
+                payload,
+                partition: delivered.partition,
+                offset: delivered.offset,
+                malformed,
+            });
+        }
+        produced
+    })
+}
+
+/// `salespulse run` as a child process.
+struct RunningService {
+    child: Child,
+    address: String,
+    log: PathBuf,
+}
+
+impl RunningService {
+    fn start(scenario: &Scenario, as_of: &str, run: usize) -> RunningService {
+        let address = free_address();
+        let config = scenario.config(&address);
+        let log = scenario.dir.join(format!("run-{run}.log"));
+        let child = Command::new(salespulse_binary())
+            .args(["run", "--as-of", as_of, "--config"])
+            .arg(&config)
+            .env_clear()
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log file"))
+            .spawn()
+            .expect("start salespulse run");
+        RunningService {
+            child,
+            address,
+            log,
+        }
+    }
+
+    fn get(&self, path: &str) -> Option<(u16, String)> {
+        http_get(&self.address, path)
+    }
+
+    fn metrics(&self) -> Option<String> {
+        self.get("/metrics")
+            .and_then(|(status, body)| (status == 200).then_some(body))
+    }
+
+    /// Waits until every message is processed and committed: lag 0 on every partition.
+    fn wait_caught_up(&self, messages: usize) {
+        let mut last = String::new();
+        let done = wait_until(Duration::from_secs(180), || {
+            let Some(text) = self.metrics() else {
+                return false;
+            };
+            let samples = parse_exposition(&text);
+            let sum = |name: &str| -> f64 {
+                samples
+                    .iter()
+                    .filter(|s| s.name == name)
+                    .map(|s| s.value)
+                    .sum()
+            };
+            let processed = sum("salespulse_events_total")
+                + sum("salespulse_events_rejected_total")
+                + sum("salespulse_events_duplicate_total");
+            let lags: Vec<f64> = samples
+                .iter()
+                .filter(|s| s.name == "salespulse_consumer_lag_messages")
+                .map(|s| s.value)
+                .collect();
+            last = format!("processed {processed} of {messages}, lags {lags:?}");
+            processed == messages as f64
+                && lags.len() == EVENT_TOPICS.len() * PARTITIONS as usize
+                && lags.iter().all(|lag| *lag == 0.0)
+        });
+        assert!(done, "not caught up: {last}\n{}", self.log_text());
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let mut exit = None;
+        wait_until(Duration::from_secs(20), || {
+            exit = self.child.try_wait().expect("try_wait");
+            exit.is_some()
+        });
+        let exit = exit.unwrap_or_else(|| {
+            self.child.kill().ok();
+            panic!(
+                "did not stop within 20 s after SIGTERM:\n{}",
+                self.log_text()
+            )
+        });
+        (exit, self.log_text())
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            self.child.kill().ok();
+            self.child.wait().ok();
+        }
+    }
+}
+
+/// `salespulse replay` of the produced payloads (in production order) at `as_of`:
+/// (exposition, line number → rejection reason).
+fn replay(
+    scenario: &Scenario,
+    produced: &[Produced],
+    as_of: &str,
+) -> (String, BTreeMap<usize, String>) {
+    let file = scenario.dir.join("events.jsonl");
+    let mut text = Vec::new();
+    for message in produced {
+        text.extend_from_slice(&message.payload);
+        text.push(b'\n');
+    }
+    std::fs::write(&file, text).expect("write replay file");
+    let output = Command::new(salespulse_binary())
+        .args(["replay", "--as-of", as_of, "--events"])
+        .arg(&file)
+        .env_clear()
+        .output()
+        .expect("run replay");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let reasons = String::from_utf8_lossy(&output.stderr)
+        .lines()
+        .filter_map(|line| {
+            let rest = line.strip_prefix("line ")?;
+            let (number, rest) = rest.split_once(": rejected: ")?;
+            let reason = rest.split(':').next()?;
+            Some((number.parse().ok()?, reason.to_owned()))
+        })
+        .collect();
+    (String::from_utf8(output.stdout).expect("utf-8"), reasons)
+}
+
+fn sales_lines(exposition: &str) -> Vec<&str> {
+    exposition
+        .lines()
+        .filter(|line| line.starts_with("sales_"))
+        .collect()
+}
+
+fn assert_same_sales_series(service: &str, replayed: &str) {
+    let (service, replayed) = (sales_lines(service), sales_lines(replayed));
+    assert!(
+        replayed.len() > 1000,
+        "a rich exposition: {} sales_ lines",
+        replayed.len()
+    );
+    let first_difference = service.iter().zip(&replayed).find(|(a, b)| a != b);
+    assert_eq!(
+        service.len(),
+        replayed.len(),
+        "first difference: {first_difference:?}"
+    );
+    assert_eq!(first_difference, None);
+}
+
+/// Reads the whole dead-letter topic: (key, payload, headers) per message.
+fn dead_letters(
+    scenario: &Scenario,
+    expected: usize,
+) -> Vec<(String, Vec<u8>, BTreeMap<String, String>)> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .set("group.id", format!("{}-dlq-reader", scenario.name))
+        .set("enable.auto.commit", "false")
+        .create()
+        .expect("dead-letter reader");
+    let mut partitions = TopicPartitionList::new();
+    for partition in 0..PARTITIONS {
+        partitions
+            .add_partition_offset(&scenario.deadletter_topic(), partition, Offset::Beginning)
+            .expect("partition");
+    }
+    consumer.assign(&partitions).expect("assign");
+    let mut messages = Vec::new();
+    // Read until the expected number arrived, then a little longer to catch any extra message.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let mut quiet_until = None;
+    while std::time::Instant::now() < deadline
+        && quiet_until.is_none_or(|until| std::time::Instant::now() < until)
+    {
+        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
+            let message = message.expect("dead-letter message");
+            let headers = message
+                .headers()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|h| {
+                            (
+                                h.key.to_owned(),
+                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
+            messages.push((key, message.payload().unwrap_or_default().to_vec(), headers));
+        }
+        if messages.len() >= expected && quiet_until.is_none() {
+            quiet_until = Some(std::time::Instant::now() + Duration::from_secs(2));
+        }
+    }
+    messages
+}
+
+const AS_OF: &str = "2026-11-25T12:00:00Z";
+
+#[test]
+fn service_equals_replay_and_dead_letters_exactly_the_malformed_messages() {
+    let scenario = Scenario::new("equal");
+    let produced = produce(&scenario, &generate(20_000, 7));
+    let malformed: Vec<&Produced> = produced.iter().filter(|m| m.malformed).collect();
+    assert!(
+        malformed.len() >= 100,
+        "about 1 % malformed: {}",
+        malformed.len()
+    );
+
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    service.wait_caught_up(produced.len());
+    let metrics = service.metrics().expect("scrape");
+    let (replayed, reasons) = replay(&scenario, &produced, AS_OF);
+    assert_same_sales_series(&metrics, &replayed);
+
+    // Exactly the malformed messages, unchanged, with their origin and the same reason replay gives.
+    let letters = dead_letters(&scenario, malformed.len());
+    assert_eq!(letters.len(), malformed.len());
+    // Each dead letter points at its origin; that origin must be a malformed message, each once.
+    let by_origin: BTreeMap<(String, String, String), (usize, &Produced)> = produced
+        .iter()
+        .enumerate()
+        .map(|(index, m)| {
+            (
+                (
+                    m.topic.clone(),
+                    m.partition.to_string(),
+                    m.offset.to_string(),
+                ),
+                (index + 1, m),
+            )
+        })
+        .collect();
+    let mut origins = std::collections::BTreeSet::new();
+    for (key, payload, headers) in &letters {
+        let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
+        let origin_key = (
+            header("x-source-topic"),
+            header("x-source-partition"),
+            header("x-source-offset"),
+        );
+        let (line, origin) = by_origin
+            .get(&origin_key)
+            .unwrap_or_else(|| panic!("dead letter from nowhere: {headers:?}"));
+        assert!(
+            origin.malformed,
+            "a valid message was dead-lettered: {}",
+            String::from_utf8_lossy(payload)
+        );
+        assert_eq!(payload, &origin.payload, "unchanged payload");
+        assert_eq!(key, &origin.key, "the original key");
+        assert_eq!(
+            headers.get("x-reject-reason"),
+            reasons.get(line),
+            "line {line}"
+        );
+        assert!(origins.insert(origin_key), "dead-lettered twice");
+    }
+    assert_eq!(origins.len(), malformed.len());
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+}
+
+#[test]
+fn a_restart_halfway_gives_the_same_result() {
+    let scenario = Scenario::new("restart");
+    let events = generate(12_000, 11);
+    let (first, second) = events.split_at(events.len() / 2);
+    let mut produced = produce(&scenario, first);
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    service.wait_caught_up(produced.len());
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(log.contains("committed the applied offsets"), "{log}");
+
+    produced.extend(produce(&scenario, second));
+    let service = RunningService::start(&scenario, AS_OF, 2);
+    service.wait_caught_up(produced.len());
+    let (replayed, _) = replay(&scenario, &produced, AS_OF);
+    assert_same_sales_series(&service.metrics().expect("scrape"), &replayed);
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+}
+
+#[test]
+fn not_ready_before_assignment_and_metrics_answer_during_heavy_ingestion() {
+    // No broker at all: alive, not ready.
+    let nowhere = Scenario {
+        name: format!("e2e-nowhere-{}", std::process::id()),
+        dir: std::env::temp_dir().join(format!("e2e-nowhere-{}", std::process::id())),
+    };
+    std::fs::create_dir_all(&nowhere.dir).expect("dir");
+    let address = free_address();
+    let mut child = Command::new(salespulse_binary())
+        .args(["run", "--config"])
+        .arg(nowhere.config_for("127.0.0.1:1", &address))
+        .env_clear()
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    assert!(wait_until(Duration::from_secs(30), || http_get(
+        &address, "/healthz"
+    )
+    .is_some_and(|(s, _)| s == 200)));
+    let (status, body) = http_get(&address, "/readyz").expect("readyz answers");
+    assert_eq!(
+        (status, body.trim()),
+        (503, "not ready: no partition assigned yet")
+    );
+    child.kill().ok();
+    child.wait().ok();
+
+    // A large backlog: every scrape answers while the service catches up, and it gets ready.
+    let scenario = Scenario::new("heavy");
+    let produced = produce(&scenario, &generate(150_000, 3));
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    let (mut scrapes_while_catching_up, mut ready) = (0, false);
+    wait_until(Duration::from_secs(300), || {
+        let metrics = service.metrics();
+        let readyz = service.get("/readyz");
+        if let (Some(text), Some((503, _))) = (&metrics, &readyz) {
+            assert!(text.contains("salespulse_build_info"));
+            scrapes_while_catching_up += 1;
+        }
+        ready = readyz.is_some_and(|(status, _)| status == 200);
+        ready
+    });
+    assert!(ready, "never ready:\n{}", service.log_text());
+    assert!(
+        scrapes_while_catching_up > 0,
+        "no scrape happened during ingestion"
+    );
+    service.wait_caught_up(produced.len());
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+}
