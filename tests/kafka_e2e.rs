@@ -15,7 +15,7 @@ use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use salespulse_e2e::{free_address, http_get, parse_exposition, salespulse_binary, wait_until};
-use salespulse_simulator::{SimConfig, Simulator};
+use salespulse_sim::{SimConfig, Simulator, intended_reason};
 
 const PARTITIONS: i32 = 3;
 const EVENT_TOPICS: [&str; 5] = ["activities", "leads", "deals", "finance", "roster"];
@@ -128,6 +128,7 @@ fn generate(count: usize, seed: u64) -> Vec<(String, String, Vec<u8>, bool)> {
     let config = SimConfig {
         seed,
         start: "2026-11-01T00:00:00Z".parse().expect("start"),
+        leads_per_hour: 40.0,
         malformed_share: 0.01,
         ..SimConfig::default()
     };

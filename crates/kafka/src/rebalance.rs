@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
-use rdkafka::error::KafkaResult;
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -85,8 +85,10 @@ impl ConsumerContext for ServiceContext {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
                 // Everything polled so far is applied and its offset stored: commit it before the
                 // partitions go, so the next owner starts where this one stopped.
-                if let Err(error) = consumer.commit_consumer_state(CommitMode::Sync) {
-                    warn!(%error, "commit before revocation failed");
+                match consumer.commit_consumer_state(CommitMode::Sync) {
+                    // Nothing stored since the last automatic commit.
+                    Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
+                    Err(error) => warn!(%error, "commit before revocation failed"),
                 }
                 self.forget(partitions);
                 if cooperative {

@@ -56,7 +56,7 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// Simulated events per second.
-        #[arg(long, default_value_t = 200.0)]
+        #[arg(long, default_value_t = 50.0)]
         rate: f64,
         /// Seed of the simulator.
         #[arg(long, default_value_t = 1)]

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use salespulse_kafka::LineProducer;
-use salespulse_simulator::{SimConfig, SimEvent, Simulator};
+use salespulse_sim::{SimConfig, SimEvent, Simulator};
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]
@@ -18,13 +18,14 @@ pub enum Amount {
     Span(Duration),
 }
 
-/// A generator tuned so that it emits about `rate` events per second of event time: the
-/// default configuration is measured on a sample and its lead rate scaled (every other event
-/// follows from leads, so the total scales with it).
+/// A generator tuned so that it emits about `rate` events per second of event time: one team
+/// per 5 events/s (3 to 20 teams), then the lead rate scaled from a measured sample (every other
+/// event follows from leads or scales with them).
 pub fn simulator(seed: u64, start: DateTime<Utc>, rate: f64) -> Simulator {
     let base = SimConfig {
         seed,
         start,
+        teams: ((rate / 5.0).round() as usize).clamp(3, 20),
         ..SimConfig::default()
     };
     const SAMPLE: usize = 5_000;
