@@ -462,11 +462,10 @@ fn service_equals_replay_and_dead_letters_exactly_the_malformed_messages() {
         );
         assert_eq!(payload, &origin.payload, "unchanged payload");
         assert_eq!(key, &origin.key, "the original key");
-        assert_eq!(
-            headers.get("x-reject-reason"),
-            reasons.get(line),
-            "line {line}"
-        );
+        // The reason the simulator broke the line for, and the one replay reports for it.
+        let reason = headers.get("x-reject-reason").map(String::as_str);
+        assert_eq!(reason, intended_reason(&origin.payload), "line {line}");
+        assert_eq!(reason, reasons.get(line).map(String::as_str), "line {line}");
         assert!(origins.insert(origin_key), "dead-lettered twice");
     }
     assert_eq!(origins.len(), malformed.len());
