@@ -322,3 +322,35 @@ fn usage_and_configuration_errors_exit_2() {
     let missing = replay(&["--events", "/nonexistent/events.jsonl"]);
     assert_eq!(missing.status.code(), Some(1));
 }
+
+#[test]
+fn check_config_prints_the_effective_configuration_with_secrets_masked() {
+    let config = std::env::temp_dir().join(format!("salespulse-check-{}.toml", std::process::id()));
+    std::fs::write(
+        &config,
+        "[business]\ntimezone = \"Europe/Berlin\"\n\n[kafka.properties]\n\"security.protocol\" = \"SASL_SSL\"\n\"sasl.password\" = \"hunter2\"\n",
+    )
+    .expect("write config");
+    let output = Command::new(salespulse_binary())
+        .args(["check-config", "--config"])
+        .arg(&config)
+        .env_clear()
+        .env("SALESPULSE_BUSINESS__WEEK_START", "sunday")
+        .output()
+        .expect("run check-config");
+    std::fs::remove_file(&config).ok();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Europe/Berlin"), "{text}");
+    assert!(
+        text.contains("sunday"),
+        "the environment override wins: {text}"
+    );
+    assert!(text.contains("SASL_SSL"), "{text}");
+    assert!(!text.contains("hunter2"), "the secret is masked: {text}");
+    assert!(text.contains("****"), "{text}");
+}
