@@ -17,4 +17,6 @@ export SALESPULSE_TEST_BROKERS
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+# The end-to-end tests in tests/ run the real binary, which `cargo test` alone does not build.
+cargo build --workspace --locked
 cargo test --workspace --locked

@@ -14,7 +14,7 @@ pub fn shared_dir() -> PathBuf {
     repo_root().join("..").join("shared")
 }
 
-/// The `salespulse` binary that `cargo test --workspace` built next to this test.
+/// The `salespulse` binary in the same target directory (built by `cargo build --workspace`).
 pub fn salespulse_binary() -> PathBuf {
     let mut dir = std::env::current_exe().expect("test executable path");
     dir.pop(); // the test binary
@@ -24,7 +24,7 @@ pub fn salespulse_binary() -> PathBuf {
     let binary = dir.join(format!("salespulse{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.exists(),
-        "{} is missing: run the tests with `cargo test --workspace`",
+        "{} is missing: `cargo build --workspace` first (deploy/test.sh does)",
         binary.display()
     );
     binary
