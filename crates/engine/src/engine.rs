@@ -77,15 +77,26 @@ impl Engine {
 
     /// Decodes, validates and applies one input line (C1: validation first, then de-duplication).
     pub fn ingest(&mut self, line: &[u8]) -> IngestOutcome {
+        self.ingest_at(line, self.as_of())
+    }
+
+    /// Like [`Engine::ingest`], but "too far in the future" (C6) is judged against `now`: the
+    /// service's wall clock runs ahead of the engine's clock between two snapshots.
+    pub fn ingest_at(&mut self, line: &[u8], now: Timestamp) -> IngestOutcome {
         match decode(line, &self.settings.validation) {
-            Ok(event) => self.ingest_event(event),
+            Ok(event) => self.ingest_event_at(event, now),
             Err(rejection) => self.record_rejection(rejection),
         }
     }
 
     /// Applies an already decoded event: the clock check, de-duplication, counting, state.
     pub fn ingest_event(&mut self, event: Event) -> IngestOutcome {
-        if let Err(rejection) = check_clock(&event, self.as_of(), &self.settings.validation) {
+        self.ingest_event_at(event, self.as_of())
+    }
+
+    fn ingest_event_at(&mut self, event: Event, now: Timestamp) -> IngestOutcome {
+        let now = now.max(self.as_of());
+        if let Err(rejection) = check_clock(&event, now, &self.settings.validation) {
             return self.record_rejection(rejection);
         }
         if !self

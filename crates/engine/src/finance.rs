@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 use salespulse_events::Timestamp;
 
 use crate::interner::Interner;
+use crate::money::add;
 use crate::stamped::{Stamped, keep_earliest};
 
 /// An amount booked at an instant, in a segment (`None`: counts in `all` only, C21).
@@ -65,12 +66,12 @@ impl Finance {
     }
 
     pub(crate) fn expense(&mut self, fact: MoneyFact, keep_for_windows: bool) {
-        self.lifetime_expense_all += fact.amount;
+        add(&mut self.lifetime_expense_all, fact.amount);
         if let Some(total) = fact
             .segment
             .and_then(|segment| self.lifetime_expense.get_mut(segment as usize))
         {
-            *total += fact.amount;
+            add(total, fact.amount);
         }
         if keep_for_windows {
             self.expenses.push(fact);
@@ -97,7 +98,7 @@ impl Finance {
     ) {
         let fact = revenue.value;
         let customer = self.customer(customer_id);
-        customer.revenue += fact.amount;
+        add(&mut customer.revenue, fact.amount);
         if let Some(segment) = fact.segment {
             keep_earliest(
                 &mut customer.first_segmented_revenue,
@@ -110,7 +111,7 @@ impl Finance {
     }
 
     pub(crate) fn cost(&mut self, customer_id: &str, amount: Decimal) {
-        self.customer(customer_id).cost += amount;
+        add(&mut self.customer(customer_id).cost, amount);
     }
 
     /// Drops windowed facts older than `horizon`.

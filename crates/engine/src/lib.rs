@@ -14,12 +14,14 @@ mod engine;
 mod finance;
 mod interner;
 mod leads;
+mod money;
 mod reps;
 mod settings;
 mod snapshot;
 mod stamped;
 
 pub use engine::{Engine, IngestOutcome, StateSizes};
+pub use money::decimal_to_f64;
 pub use salespulse_calendar::{Period, WindowKind};
 pub use settings::{RosterSeed, Settings};
 pub use snapshot::{

@@ -11,6 +11,7 @@ use salespulse_calendar::{Period, WindowKind, WindowSet};
 use salespulse_events::{Channel, EventType, Outcome, RejectReason, Role, Timestamp};
 
 use crate::engine::Engine;
+use crate::money::{add, decimal_to_f64};
 
 /// The rep label of leads nobody is assigned to (C24).
 pub const UNASSIGNED_REP: &str = "unassigned";
@@ -255,11 +256,6 @@ impl PipelineCounters {
 /// `numerator / denominator`, absent (not NaN) when the denominator is 0.
 fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
-}
-
-/// Exact decimal to the nearest f64 (through the decimal text, which Rust parses correctly rounded).
-pub(crate) fn decimal_to_f64(value: Decimal) -> f64 {
-    value.to_string().parse().unwrap_or(f64::NAN)
 }
 
 fn windows_of(mask: u16) -> impl Iterator<Item = usize> {
@@ -524,7 +520,10 @@ fn count_deals(
             for window in windows_of(mask) {
                 if won {
                     stats[window].deals_won += 1;
-                    stats[window].deals_won_amount += resolved.amount.unwrap_or(Decimal::ZERO);
+                    add(
+                        &mut stats[window].deals_won_amount,
+                        resolved.amount.unwrap_or(Decimal::ZERO),
+                    );
                 } else {
                     stats[window].deals_lost += 1;
                 }
@@ -622,23 +621,29 @@ fn company_stats(engine: &Engine, ws: &WindowSet) -> CompanyStats {
     let (mut rr_before_previous, mut sm_before_previous) = (Decimal::ZERO, Decimal::ZERO);
     for expense in &finance.expenses {
         if ws.quarter_before_previous.contains(expense.at) {
-            sm_before_previous += expense.amount;
+            add(&mut sm_before_previous, expense.amount);
         }
         let mask = ws.mask(expense.at);
         for slot in slots(expense.segment) {
             for window in windows_of(mask) {
-                segments[slot].windows[window].sm_expense += expense.amount;
+                add(
+                    &mut segments[slot].windows[window].sm_expense,
+                    expense.amount,
+                );
             }
         }
     }
     for revenue in &finance.recurring_revenue {
         if ws.quarter_before_previous.contains(revenue.at) {
-            rr_before_previous += revenue.amount;
+            add(&mut rr_before_previous, revenue.amount);
         }
         let mask = ws.mask(revenue.at);
         for slot in slots(revenue.segment) {
             for window in windows_of(mask) {
-                segments[slot].windows[window].recurring_revenue += revenue.amount;
+                add(
+                    &mut segments[slot].windows[window].recurring_revenue,
+                    revenue.amount,
+                );
             }
         }
     }
@@ -652,8 +657,8 @@ fn company_stats(engine: &Engine, ws: &WindowSet) -> CompanyStats {
         for slot in slots(customer.segment()) {
             let snapshot = &mut segments[slot];
             snapshot.customers += 1;
-            snapshot.lifetime_revenue += customer.revenue;
-            snapshot.lifetime_customer_cost += customer.cost;
+            add(&mut snapshot.lifetime_revenue, customer.revenue);
+            add(&mut snapshot.lifetime_customer_cost, customer.cost);
         }
         if let Some(acquired) = &customer.first_acquired {
             let mask = ws.mask(acquired.at);
@@ -669,9 +674,8 @@ fn company_stats(engine: &Engine, ws: &WindowSet) -> CompanyStats {
     // Windows 4 and 5 are the current and the previous quarter.
     let all = &segments[0].windows;
     let magic = |rr: Decimal, rr_before: Decimal, sm_before: Decimal| {
-        (!sm_before.is_zero()).then(|| {
-            decimal_to_f64((rr - rr_before) * Decimal::from(4)) / decimal_to_f64(sm_before)
-        })
+        (!sm_before.is_zero())
+            .then(|| decimal_to_f64(rr - rr_before) * 4.0 / decimal_to_f64(sm_before))
     };
     let magic_number = [
         magic(

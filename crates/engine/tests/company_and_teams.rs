@@ -338,3 +338,26 @@ fn windows_roll_over_and_old_facts_are_dropped() {
     assert_eq!(engine.state_sizes().event_ids, 0);
     assert!(engine.snapshot().rep("A").is_some());
 }
+
+#[test]
+fn the_future_is_judged_against_the_callers_clock() {
+    let line = json!({"event_id": "e1", "type": "activity", "occurred_at": "2026-11-25T12:06:40Z",
+        "rep_id": "A", "contact_id": "c1", "channel": "call", "established": true})
+    .to_string();
+    // 400 s after the engine's clock: beyond the 300 s skew.
+    let (mut engine, _) = run(Settings::default(), "2026-11-25T12:00:00Z", &[]);
+    assert!(
+        matches!(engine.ingest(line.as_bytes()), IngestOutcome::Rejected(r) if r.reason == RejectReason::FutureTimestamp)
+    );
+    // The wall clock is 200 s further on: within the skew, accepted, and applied when the
+    // engine's clock gets there.
+    let (mut engine, _) = run(Settings::default(), "2026-11-25T12:00:00Z", &[]);
+    let outcome = engine.ingest_at(line.as_bytes(), ts("2026-11-25T12:03:20Z"));
+    assert_eq!(outcome, IngestOutcome::Accepted(EventType::Activity));
+    engine.advance_clock(ts("2026-11-25T12:06:40Z"));
+    let snap = engine.snapshot();
+    assert_eq!(
+        snap.rep("A").expect("A").windows[window(&snap, WEEK)].contacts_established,
+        1
+    );
+}

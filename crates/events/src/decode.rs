@@ -423,8 +423,10 @@ impl<'a> Fields<'a> {
     fn opt_count(&self, name: &str) -> Result<Option<u64>, Rejection> {
         self.get(name)
             .map(|value| {
+                // JSON `-0` is the integer 0 (C5 treats `-0` as not negative, too).
                 value
                     .as_u64()
+                    .or_else(|| (value.as_number()?.as_str() == "-0").then_some(0))
                     .ok_or_else(|| invalid(name, "must be a non-negative integer"))
             })
             .transpose()

@@ -4,10 +4,9 @@ use prometheus::Encoder;
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
-use rust_decimal::Decimal;
 use salespulse_engine::{
     RESPONSE_HISTOGRAM_BUCKETS, RepWindowStats, Snapshot, TeamWindowStats, UNASSIGNED_REP, UNKNOWN,
-    WindowInfo,
+    WindowInfo, decimal_to_f64,
 };
 use salespulse_events::{Channel, EventType, RejectReason};
 
@@ -139,11 +138,6 @@ fn seconds_since_epoch(at: salespulse_events::Timestamp) -> f64 {
     at.timestamp() as f64 + f64::from(at.timestamp_subsec_nanos()) / 1e9
 }
 
-/// Exact decimal to the nearest f64 (Rust parses decimal text correctly rounded).
-fn decimal(value: Decimal) -> f64 {
-    value.to_string().parse().unwrap_or(f64::NAN)
-}
-
 fn window_labels(window: &WindowInfo) -> [(&'static str, &'static str); 2] {
     [
         ("period", window.period.label()),
@@ -246,7 +240,7 @@ const REP_FAMILIES: &[(&str, &str, RepValue)] = &[
     (
         "sales_deals_won_amount",
         "Sum of the amounts of the won deals, in the reporting currency.",
-        |s| Some(decimal(s.deals_won_amount)),
+        |s| Some(decimal_to_f64(s.deals_won_amount)),
     ),
     (
         "sales_win_ratio",
@@ -486,10 +480,10 @@ fn company_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         for (window, stats) in snapshot.windows.iter().zip(&segment.windows) {
             let [period, kind] = window_labels(window);
             let labels = [("segment", segment.segment.as_str()), period, kind];
-            expense.sample(&labels, decimal(stats.sm_expense));
+            expense.sample(&labels, decimal_to_f64(stats.sm_expense));
             new_customers.sample(&labels, stats.new_customers as f64);
             cac.sample(&labels, stats.cac());
-            recurring.sample(&labels, decimal(stats.recurring_revenue));
+            recurring.sample(&labels, decimal_to_f64(stats.recurring_revenue));
         }
     }
     let mut magic = Family::gauge(

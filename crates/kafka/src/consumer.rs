@@ -144,7 +144,8 @@ impl IngestState {
     ) -> anyhow::Result<()> {
         self.receipts.push(Instant::now());
         let payload = message.payload().unwrap_or_default();
-        if let IngestOutcome::Rejected(rejection) = self.engine.ingest(payload) {
+        if let IngestOutcome::Rejected(rejection) = self.engine.ingest_at(payload, self.clock.now())
+        {
             warn!(
                 topic = message.topic(),
                 partition = message.partition(),
