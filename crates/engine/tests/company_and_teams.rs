@@ -104,99 +104,91 @@ fn team_capacity_uses_active_reps_of_the_final_roster() {
     assert_eq!(snap.rep("F").expect("F").team, "east");
 }
 
-fn money(id: &str, kind: &str, at: &str, fields: serde_json::Value) -> serde_json::Value {
-    let mut event = json!({"event_id": id, "type": kind, "occurred_at": at});
-    if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
-        event.extend(fields.clone());
-    }
-    event
-}
-
 #[test]
 fn company_cac_magic_number_and_lifetime_value() {
     let events = [
         // Q2 2026 (the quarter before the previous one)
-        money(
+        event(
             "e1",
             "expense",
             "2026-05-01T00:00:00Z",
             json!({"amount": 1000, "category": "marketing", "segment": "smb"}),
         ),
-        money(
+        event(
             "r1",
             "revenue",
             "2026-05-15T00:00:00Z",
             json!({"customer_id": "cu-1", "amount": 100, "recurring": true, "segment": "smb"}),
         ),
-        money(
+        event(
             "a1",
             "customer_acquired",
             "2026-06-01T00:00:00Z",
             json!({"customer_id": "cu-1", "segment": "smb"}),
         ),
         // Q3 2026 (previous)
-        money(
+        event(
             "e2",
             "expense",
             "2026-08-01T00:00:00Z",
             json!({"amount": "2000", "category": "sales"}),
         ),
-        money(
+        event(
             "e3",
             "expense",
             "2026-08-02T00:00:00Z",
             json!({"amount": 500, "category": "sales", "segment": "smb"}),
         ),
-        money(
+        event(
             "r2",
             "revenue",
             "2026-08-15T00:00:00Z",
             json!({"customer_id": "cu-1", "amount": 300, "recurring": true, "segment": "smb"}),
         ),
         // Q4 2026 (current)
-        money(
+        event(
             "e4",
             "expense",
             "2026-11-02T00:00:00Z",
             json!({"amount": 3000, "category": "marketing", "segment": "enterprise"}),
         ),
-        money(
+        event(
             "r3",
             "revenue",
             "2026-11-10T00:00:00Z",
             json!({"customer_id": "cu-2", "amount": 700, "recurring": true, "segment": "enterprise"}),
         ),
-        money(
+        event(
             "r4",
             "revenue",
             "2026-11-11T00:00:00Z",
             json!({"customer_id": "cu-1", "amount": 50, "recurring": false}),
         ),
-        money(
+        event(
             "a2",
             "customer_acquired",
             "2026-11-03T00:00:00Z",
             json!({"customer_id": "cu-2", "segment": "enterprise"}),
         ),
-        money(
+        event(
             "a3",
             "customer_acquired",
             "2026-11-04T00:00:00Z",
             json!({"customer_id": "cu-3"}),
         ),
-        money(
+        event(
             "a4",
             "customer_acquired",
             "2026-11-05T00:00:00Z",
             json!({"customer_id": "cu-1", "segment": "enterprise"}),
         ), // not new again
-        money(
+        event(
             "c1",
             "customer_cost",
             "2026-11-12T00:00:00Z",
             json!({"customer_id": "cu-1", "amount": 40}),
         ),
-        money(
+        event(
             "c2",
             "customer_cost",
             "2026-11-12T00:00:00Z",

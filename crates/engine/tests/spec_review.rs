@@ -1,4 +1,4 @@
-//! Review of the engine against SEMANTICS.md: deviations (failing) and tricky rules (pinned).
+//! Tricky rules of SEMANTICS.md pinned in a review, and the deviations it found (since fixed).
 
 mod common;
 
@@ -6,17 +6,9 @@ use common::*;
 use rust_decimal::Decimal;
 use salespulse_engine::{Period, RosterSeed, Settings, WindowKind};
 use salespulse_events::Role;
-use serde_json::{Value, json};
+use serde_json::json;
 
 const AS_OF: &str = "2026-11-25T12:00:00Z"; // Wednesday; week from Mon 2026-11-23
-
-fn ev(id: &str, kind: &str, at: &str, fields: Value) -> Value {
-    let mut event = json!({"event_id": id, "type": kind, "occurred_at": at});
-    if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
-        event.extend(fields.clone());
-    }
-    event
-}
 
 fn dec(text: &str) -> Decimal {
     text.parse().expect("decimal")
@@ -37,13 +29,13 @@ fn days_90(snap: &salespulse_engine::Snapshot) -> usize {
 fn huge_expense_amounts_do_not_panic() {
     let big = "50000000000000000000000000000"; // 5e28, a valid Decimal; the sum 1e29 is not
     let events = [
-        ev(
+        event(
             "x1",
             "expense",
             "2026-11-24T09:00:00Z",
             json!({"amount": big, "category": "sales"}),
         ),
-        ev(
+        event(
             "x2",
             "expense",
             "2026-11-24T10:00:00Z",
@@ -62,13 +54,13 @@ fn huge_expense_amounts_do_not_panic() {
 fn huge_won_deal_amounts_do_not_panic() {
     let big = "50000000000000000000000000000";
     let events = [
-        ev(
+        event(
             "d1",
             "deal_closed",
             "2026-11-24T09:00:00Z",
             json!({"deal_id": "D1", "rep_id": "A", "outcome": "won", "amount": big}),
         ),
-        ev(
+        event(
             "d2",
             "deal_closed",
             "2026-11-24T10:00:00Z",
@@ -87,13 +79,13 @@ fn huge_won_deal_amounts_do_not_panic() {
 fn huge_revenue_amounts_do_not_panic() {
     let big = "50000000000000000000000000000";
     let events = [
-        ev(
+        event(
             "r1",
             "revenue",
             "2026-11-24T09:00:00Z",
             json!({"customer_id": "cu", "amount": big, "recurring": false}),
         ),
-        ev(
+        event(
             "r2",
             "revenue",
             "2026-11-24T10:00:00Z",
@@ -112,13 +104,13 @@ fn huge_revenue_amounts_do_not_panic() {
 #[test]
 fn one_large_recurring_revenue_does_not_panic_the_magic_number() {
     let events = [
-        ev(
+        event(
             "x1",
             "expense",
             "2026-08-01T00:00:00Z",
             json!({"amount": 1, "category": "sales"}),
         ),
-        ev(
+        event(
             "r1",
             "revenue",
             "2026-11-24T09:00:00Z",
@@ -164,32 +156,32 @@ fn c6_tolerated_future_events_touch_no_state() {
     };
     let soon = "2026-11-25T12:04:00Z";
     let events = [
-        ev(
+        event(
             "u1",
             "rep_upserted",
             soon,
             json!({"rep_id": "A", "team": "west", "role": "bdr"}),
         ),
-        ev(
+        event(
             "l1",
             "lead_created",
             soon,
             json!({"lead_id": "L1", "rep_id": "A"}),
         ),
-        ev("l2", "lead_created", soon, json!({"lead_id": "L2"})),
-        ev(
+        event("l2", "lead_created", soon, json!({"lead_id": "L2"})),
+        event(
             "a1",
             "customer_acquired",
             soon,
             json!({"customer_id": "cu", "segment": "smb"}),
         ),
-        ev(
+        event(
             "x1",
             "expense",
             soon,
             json!({"amount": 5, "category": "sales", "segment": "ent"}),
         ),
-        ev(
+        event(
             "q1",
             "lead_qualified",
             soon,
@@ -219,44 +211,44 @@ fn c6_tolerated_future_events_touch_no_state() {
 #[test]
 fn c16_attribution_uses_owner_at_qualification_instant() {
     let events = [
-        ev(
+        event(
             "c0",
             "lead_created",
             "2026-11-23T08:00:00Z",
             json!({"lead_id": "L1"}),
         ),
-        ev(
+        event(
             "q0",
             "lead_qualified",
             "2026-11-23T09:00:00Z",
             json!({"lead_id": "L1", "stage": "mql"}),
         ),
-        ev(
+        event(
             "as",
             "lead_assigned",
             "2026-11-23T10:00:00Z",
             json!({"lead_id": "L1", "rep_id": "A"}),
         ),
-        ev(
+        event(
             "c1",
             "lead_created",
             "2026-11-23T11:00:00Z",
             json!({"lead_id": "L1"}),
         ),
-        ev(
+        event(
             "q1",
             "lead_qualified",
             "2026-11-23T12:00:00Z",
             json!({"lead_id": "L1", "stage": "sql"}),
         ),
         // L2: assignment at the same instant with a larger event id still counts as before.
-        ev(
+        event(
             "zz",
             "lead_assigned",
             "2026-11-24T10:00:00Z",
             json!({"lead_id": "L2", "rep_id": "B"}),
         ),
-        ev(
+        event(
             "aa",
             "lead_qualified",
             "2026-11-24T10:00:00Z",
@@ -283,7 +275,7 @@ fn c16_attribution_uses_owner_at_qualification_instant() {
 #[test]
 fn c14_earliest_creation_and_tied_first_touch() {
     let touch = |id: &str, rep: &str, at: &str| {
-        ev(
+        event(
             id,
             "activity",
             at,
@@ -291,7 +283,7 @@ fn c14_earliest_creation_and_tied_first_touch() {
         )
     };
     let events = [
-        ev(
+        event(
             "c2",
             "lead_created",
             "2026-11-24T09:00:00Z",
@@ -299,7 +291,7 @@ fn c14_earliest_creation_and_tied_first_touch() {
         ),
         touch("t-b", "A", "2026-11-24T09:10:00Z"),
         touch("t-a", "B", "2026-11-24T09:10:00Z"),
-        ev(
+        event(
             "c1",
             "lead_created",
             "2026-11-24T08:00:00Z",
@@ -322,13 +314,13 @@ fn c14_earliest_creation_and_tied_first_touch() {
 #[test]
 fn c24_old_first_touch_still_answers_the_lead() {
     let events = [
-        ev(
+        event(
             "c1",
             "lead_created",
             "2025-01-01T00:00:00Z",
             json!({"lead_id": "L1", "rep_id": "A"}),
         ),
-        ev(
+        event(
             "t1",
             "activity",
             "2025-01-01T00:01:00Z",
@@ -350,7 +342,7 @@ fn c24_old_first_touch_still_answers_the_lead() {
 /// C19: a dimension value seen only on a counting close older than every window is exported with 0.
 #[test]
 fn c19_old_dimension_values_are_exported_with_zeros() {
-    let events = [ev(
+    let events = [event(
         "d1",
         "deal_closed",
         "2025-03-01T00:00:00Z",
@@ -375,7 +367,7 @@ fn c19_old_dimension_values_are_exported_with_zeros() {
 #[test]
 fn c18_size_band_edges() {
     let close = |id: &str, amount: &str| {
-        ev(
+        event(
             id,
             "deal_closed",
             "2026-11-24T09:00:00Z",
@@ -402,19 +394,19 @@ fn c18_size_band_edges() {
 #[test]
 fn c17_dimensions_come_from_the_latest_open_only() {
     let events = [
-        ev(
+        event(
             "o1",
             "deal_opened",
             "2026-11-02T09:00:00Z",
             json!({"deal_id": "D1", "rep_id": "A", "industry": "retail", "channel": "inbound", "amount": 500}),
         ),
-        ev(
+        event(
             "o2",
             "deal_opened",
             "2026-11-03T09:00:00Z",
             json!({"deal_id": "D1", "rep_id": "A", "channel": "outbound"}),
         ),
-        ev(
+        event(
             "c1",
             "deal_closed",
             "2026-11-24T09:00:00Z",
@@ -456,32 +448,32 @@ fn c17_dimensions_come_from_the_latest_open_only() {
 #[test]
 fn c21_c23_segments_of_new_and_lifetime_customers() {
     let events = [
-        ev(
+        event(
             "x1",
             "expense",
             "2026-11-24T09:00:00Z",
             json!({"amount": 100, "category": "sales", "segment": ""}),
         ),
-        ev(
+        event(
             "a1",
             "customer_acquired",
             "2026-11-24T09:00:00Z",
             json!({"customer_id": "cu", "segment": null}),
         ),
-        ev(
+        event(
             "a2",
             "customer_acquired",
             "2026-11-24T10:00:00Z",
             json!({"customer_id": "cu", "segment": "ent"}),
         ),
-        ev(
+        event(
             "k1",
             "customer_cost",
             "2026-11-24T10:00:00Z",
             json!({"customer_id": "cu-x", "amount": 30}),
         ),
         // A segment seen only on an expense older than every window is still exported.
-        ev(
+        event(
             "x0",
             "expense",
             "2024-01-01T00:00:00Z",
@@ -521,25 +513,25 @@ fn c21_c23_segments_of_new_and_lifetime_customers() {
 #[test]
 fn c22_magic_number_absent_without_previous_quarter_spend() {
     let events = [
-        ev(
+        event(
             "x1",
             "expense",
             "2026-11-02T00:00:00Z",
             json!({"amount": 100, "category": "sales"}),
         ),
-        ev(
+        event(
             "r1",
             "revenue",
             "2026-08-02T00:00:00Z",
             json!({"customer_id": "cu", "amount": 10, "recurring": true}),
         ),
-        ev(
+        event(
             "x2",
             "expense",
             "2026-06-30T23:59:59Z",
             json!({"amount": 40, "category": "marketing", "segment": "smb"}),
         ),
-        ev(
+        event(
             "r0",
             "revenue",
             "2026-04-01T00:00:00Z",
@@ -563,7 +555,7 @@ fn c10_c20_upsert_replaces_seed_and_teams_without_capacity() {
         ],
         ..Settings::default()
     };
-    let events = [ev(
+    let events = [event(
         "u1",
         "rep_upserted",
         "2026-01-01T00:00:00Z",
@@ -586,25 +578,25 @@ fn c10_c20_upsert_replaces_seed_and_teams_without_capacity() {
 #[test]
 fn c11_reps_from_lead_and_deal_events_are_known() {
     let events = [
-        ev(
+        event(
             "c1",
             "lead_created",
             "2026-01-01T00:00:00Z",
             json!({"lead_id": "L1", "rep_id": "P"}),
         ),
-        ev(
+        event(
             "a1",
             "lead_assigned",
             "2026-01-01T00:00:00Z",
             json!({"lead_id": "L2", "rep_id": "Q"}),
         ),
-        ev(
+        event(
             "q1",
             "lead_qualified",
             "2020-01-01T00:00:00Z",
             json!({"lead_id": "L3", "stage": "sql", "rep_id": "R"}),
         ),
-        ev(
+        event(
             "o1",
             "deal_opened",
             "2020-01-01T00:00:00Z",
@@ -628,7 +620,7 @@ fn c11_reps_from_lead_and_deal_events_are_known() {
 #[test]
 fn c7_period_start_belongs_to_current() {
     let call = |id: &str, at: &str| {
-        ev(
+        event(
             id,
             "activity",
             at,
@@ -651,7 +643,7 @@ fn c7_period_start_belongs_to_current() {
 #[test]
 fn c12_c13_shared_contact_between_reps() {
     let act = |id: &str, rep: &str, at: &str, est: bool| {
-        ev(
+        event(
             id,
             "activity",
             at,
@@ -659,7 +651,7 @@ fn c12_c13_shared_contact_between_reps() {
         )
     };
     let appt = |id: &str, rep: &str, at: &str| {
-        ev(
+        event(
             id,
             "appointment_set",
             at,

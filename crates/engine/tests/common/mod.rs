@@ -19,6 +19,15 @@ pub fn run(settings: Settings, as_of: &str, events: &[Value]) -> (Engine, Vec<In
     (engine, outcomes)
 }
 
+/// An event of `kind` with the envelope and `fields` (a JSON object).
+pub fn event(id: &str, kind: &str, at: &str, fields: Value) -> Value {
+    let mut event = serde_json::json!({"event_id": id, "type": kind, "occurred_at": at});
+    if let (Some(event), Some(fields)) = (event.as_object_mut(), fields.as_object()) {
+        event.extend(fields.clone());
+    }
+    event
+}
+
 pub fn snapshot(settings: Settings, as_of: &str, events: &[Value]) -> Snapshot {
     run(settings, as_of, events).0.snapshot()
 }
