@@ -147,11 +147,22 @@ impl Engine {
         if self.calendar.local_date(rep_horizon) != self.calendar.local_date(old_rep_horizon) {
             self.reps.forget_before(rep_horizon);
             self.dedup.forget_before(rep_horizon);
+            self.forget_unreferenced_contacts();
         }
         let finance_horizon = self.windows.horizon();
         if finance_horizon != old_finance_horizon {
             self.finance.forget_before(finance_horizon);
         }
+    }
+
+    /// Rebuilds the contact table from the contacts that kept facts still name, so contacts
+    /// seen only in dropped windows do not accumulate in a long-running service.
+    fn forget_unreferenced_contacts(&mut self) {
+        let mut kept = Interner::default();
+        let old = &self.contacts;
+        self.reps
+            .renumber_contacts(|contact| kept.intern(old.name(contact)));
+        self.contacts = kept;
     }
 
     /// The earliest instant a per-rep window can contain.

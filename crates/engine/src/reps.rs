@@ -119,6 +119,19 @@ impl Reps {
         }
     }
 
+    /// Renumbers the contacts of every kept fact (after old facts are dropped, so the contact
+    /// table can shrink to the contacts still referenced).
+    pub(crate) fn renumber_contacts(&mut self, mut renumber: impl FnMut(u32) -> u32) {
+        for rep in &mut self.reps {
+            for fact in &mut rep.activities {
+                fact.contact = renumber(fact.contact);
+            }
+            for fact in &mut rep.appointments {
+                fact.contact = renumber(fact.contact);
+            }
+        }
+    }
+
     /// Facts kept, for memory accounting.
     pub(crate) fn fact_count(&self) -> usize {
         self.reps

@@ -314,19 +314,41 @@ fn windows_roll_over_and_old_facts_are_dropped() {
         Settings::default(),
         "2026-11-25T12:00:00Z",
         &[
-            json!({"event_id": "e1", "type": "activity", "occurred_at": "2026-11-24T09:00:00Z",
+            // Dropped once the clock is in 2027 (older than every window then), when the
+            // contacts still kept are renumbered: c2 and c3 must stay two distinct contacts.
+            json!({"event_id": "e0", "type": "activity", "occurred_at": "2026-08-10T09:00:00Z",
                "rep_id": "A", "contact_id": "c1", "channel": "call", "established": true}),
+            json!({"event_id": "e1", "type": "activity", "occurred_at": "2026-11-24T09:00:00Z",
+               "rep_id": "A", "contact_id": "c2", "channel": "call", "established": true}),
+            json!({"event_id": "e2", "type": "activity", "occurred_at": "2026-11-24T10:00:00Z",
+               "rep_id": "A", "contact_id": "c3", "channel": "call", "established": true}),
+            json!({"event_id": "e3", "type": "appointment_set", "occurred_at": "2026-11-25T10:00:00Z",
+               "rep_id": "A", "contact_id": "c3"}),
         ],
     );
     engine.advance_clock(ts("2026-12-01T09:00:00Z"));
     let snap = engine.snapshot();
     let a = snap.rep("A").expect("A");
     assert_eq!(a.windows[window(&snap, WEEK)].contacts_established, 0);
-    assert_eq!(a.windows[window(&snap, LAST_WEEK)].contacts_established, 1);
-    assert_eq!(a.windows[window(&snap, LAST_MONTH)].contacts_established, 1);
+    assert_eq!(a.windows[window(&snap, LAST_WEEK)].contacts_established, 2);
+    assert_eq!(a.windows[window(&snap, LAST_WEEK)].appointments_set, 1);
+    assert_eq!(a.windows[window(&snap, LAST_MONTH)].contacts_established, 2);
+    assert_eq!(engine.state_sizes().contacts, 3);
+    engine.advance_clock(ts("2027-01-05T09:00:00Z"));
+    assert_eq!(engine.state_sizes().contacts, 2);
+    let snap = engine.snapshot();
+    let last_quarter = &snap.rep("A").expect("A").windows[window(&snap, LAST_QUARTER)];
+    assert_eq!(
+        (
+            last_quarter.contacts_established,
+            last_quarter.appointments_set
+        ),
+        (2, 1)
+    );
     // Nine months later nothing of it is kept, but the rep stays known.
     engine.advance_clock(ts("2027-09-01T09:00:00Z"));
     assert_eq!(engine.state_sizes().activity_facts, 0);
+    assert_eq!(engine.state_sizes().contacts, 0);
     assert_eq!(engine.state_sizes().event_ids, 0);
     assert!(engine.snapshot().rep("A").is_some());
 }
