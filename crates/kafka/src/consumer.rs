@@ -1,6 +1,5 @@
 //! The ingestion loop: poll, apply, dead-letter, store offsets, publish snapshots.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
@@ -52,8 +51,6 @@ struct IngestState {
     clock: Clock,
     shared: Arc<Shared>,
     assignment: Assignment,
-    /// Next offset to apply, per partition seen since start.
-    applied: HashMap<(String, i32), i64>,
     /// Receipt times of events applied since the last publish.
     receipts: Vec<Instant>,
     last_publish: Instant,
@@ -88,7 +85,6 @@ impl IngestLoop {
             clock,
             shared,
             assignment,
-            applied: HashMap::new(),
             receipts: Vec::new(),
             last_publish: Instant::now(),
             publish_interval: MIN_PUBLISH_INTERVAL,
@@ -156,20 +152,24 @@ impl IngestState {
             );
             self.dead_letters.forward(message, rejection.reason)?;
         }
-        let key = (message.topic().to_owned(), message.partition());
         let next = message.offset() + 1;
-        let floor = self
+        let store = match self
             .assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get(&key)
-            .map_or(0, |plan| plan.commit_floor);
-        if next > floor {
+            .get_mut(message.topic(), message.partition())
+        {
+            Some(plan) => {
+                plan.applied = next;
+                next > plan.commit_floor
+            }
+            None => true,
+        };
+        if store {
             consumer
                 .store_offset(message.topic(), message.partition(), message.offset())
                 .context("storing the applied offset")?;
         }
-        self.applied.insert(key, next);
         Ok(())
     }
 
@@ -182,16 +182,11 @@ impl IngestState {
             .assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let readiness = if assignment.is_empty() {
+        let mut plans = assignment.plans().peekable();
+        let readiness = if plans.peek().is_none() {
             Readiness::Unassigned
-        } else if assignment.iter().all(|(key, plan)| {
-            plan.ready_at <= 0
-                || self
-                    .applied
-                    .get(key)
-                    .is_some_and(|next| *next >= plan.ready_at)
-        }) {
-            info!(partitions = assignment.len(), "caught up: ready");
+        } else if plans.all(|plan| plan.ready_at <= 0 || plan.applied >= plan.ready_at) {
+            info!("caught up: ready");
             Readiness::Ready
         } else {
             Readiness::CatchingUp

@@ -25,11 +25,44 @@ pub(crate) struct PartitionPlan {
     pub(crate) commit_floor: i64,
     /// The high watermark at assignment: caught up (ready) once applied up to here.
     pub(crate) ready_at: i64,
+    /// The next offset to apply, as far as the ingestion loop got since assignment.
+    pub(crate) applied: i64,
+}
+
+/// The assigned partitions by topic, so that the per-message lookup borrows the topic name
+/// instead of allocating a key.
+#[derive(Debug, Default)]
+pub(crate) struct Partitions(HashMap<String, HashMap<i32, PartitionPlan>>);
+
+impl Partitions {
+    pub(crate) fn get_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionPlan> {
+        self.0.get_mut(topic)?.get_mut(&partition)
+    }
+
+    fn contains(&self, topic: &str, partition: i32) -> bool {
+        self.0
+            .get(topic)
+            .is_some_and(|partitions| partitions.contains_key(&partition))
+    }
+
+    fn insert(&mut self, topic: String, partition: i32, plan: PartitionPlan) {
+        self.0.entry(topic).or_default().insert(partition, plan);
+    }
+
+    fn remove(&mut self, topic: &str, partition: i32) {
+        if let Some(partitions) = self.0.get_mut(topic) {
+            partitions.remove(&partition);
+        }
+    }
+
+    pub(crate) fn plans(&self) -> impl Iterator<Item = &PartitionPlan> {
+        self.0.values().flat_map(HashMap::values)
+    }
 }
 
 /// The current assignment, written by the rebalance callback, read by the ingestion loop (the
 /// callback runs inside `poll` on the ingestion thread, so the lock is never contended).
-pub(crate) type Assignment = Arc<Mutex<HashMap<(String, i32), PartitionPlan>>>;
+pub(crate) type Assignment = Arc<Mutex<Partitions>>;
 
 /// librdkafka callbacks of the service's consumer.
 pub(crate) struct ServiceContext {
@@ -45,8 +78,7 @@ impl ClientContext for ServiceContext {
             .unwrap_or_else(PoisonError::into_inner);
         for (topic_name, topic) in &statistics.topics {
             for (partition, stats) in &topic.partitions {
-                let key = (topic_name.clone(), *partition);
-                if !assignment.contains_key(&key) || stats.hi_offset < 0 {
+                if !assignment.contains(topic_name, *partition) || stats.hi_offset < 0 {
                     continue;
                 }
                 let committed = if stats.committed_offset >= 0 {
@@ -54,9 +86,10 @@ impl ClientContext for ServiceContext {
                 } else {
                     stats.lo_offset.max(0)
                 };
-                self.shared
-                    .lag
-                    .insert(key, (stats.hi_offset - committed).max(0));
+                self.shared.lag.insert(
+                    (topic_name.clone(), *partition),
+                    (stats.hi_offset - committed).max(0),
+                );
             }
         }
     }
@@ -146,10 +179,12 @@ impl ServiceContext {
                 });
             info!(%topic, partition, commit_floor, ready_at, "partition assigned; rebuilding from the earliest offset");
             assignment.insert(
-                (topic, partition),
+                topic,
+                partition,
                 PartitionPlan {
                     commit_floor,
                     ready_at,
+                    applied: 0,
                 },
             );
         }
@@ -164,10 +199,10 @@ impl ServiceContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         for element in partitions.elements() {
-            let key = (element.topic().to_owned(), element.partition());
-            info!(topic = %key.0, partition = key.1, "partition revoked");
-            assignment.remove(&key);
-            self.shared.lag.remove(&key);
+            let (topic, partition) = (element.topic(), element.partition());
+            info!(%topic, partition, "partition revoked");
+            assignment.remove(topic, partition);
+            self.shared.lag.remove(&(topic.to_owned(), partition));
         }
     }
 }
