@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use salespulse_kafka::LineProducer;
-use salespulse_sim::{SimConfig, SimEvent, Simulator};
+use salespulse_sim::{SimConfig, Simulator};
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]
@@ -29,9 +29,8 @@ pub fn simulator(seed: u64, start: DateTime<Utc>, rate: f64) -> Simulator {
         ..SimConfig::default()
     };
     const SAMPLE: usize = 5_000;
-    let sample: Vec<SimEvent> = Simulator::new(base.clone()).take(SAMPLE).collect();
-    let span = sample
-        .iter()
+    let span = Simulator::new(base.clone())
+        .take(SAMPLE)
         .map(|event| event.occurred_at)
         .max()
         .map_or(1.0, |last| {
