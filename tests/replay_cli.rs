@@ -354,3 +354,24 @@ fn check_config_prints_the_effective_configuration_with_secrets_masked() {
     assert!(!text.contains("hunter2"), "the secret is masked: {text}");
     assert!(text.contains("****"), "{text}");
 }
+
+#[test]
+fn simulate_writes_exactly_the_requested_number_of_valid_events() {
+    let file = std::env::temp_dir().join(format!("salespulse-sim-{}.jsonl", std::process::id()));
+    let status = Command::new(salespulse_binary())
+        .args([
+            "simulate", "--events", "500", "--rate", "20", "--seed", "3", "--out",
+        ])
+        .arg(&file)
+        .env_clear()
+        .status()
+        .expect("run simulate");
+    assert!(status.success());
+    let text = std::fs::read_to_string(&file).expect("simulated file");
+    assert_eq!(text.lines().count(), 500);
+    // Replayed as of its own latest event, nothing is rejected (no line lies in the future).
+    let output = replay(&["--events", &file.to_string_lossy()]);
+    std::fs::remove_file(&file).ok();
+    assert!(output.status.success());
+    assert_eq!(String::from_utf8_lossy(&output.stderr), "");
+}

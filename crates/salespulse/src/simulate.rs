@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use salespulse_kafka::LineProducer;
-use salespulse_sim::{SimConfig, Simulator};
+use salespulse_sim::{SimConfig, SimEvent, Simulator};
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]
@@ -43,11 +43,9 @@ pub fn simulator(seed: u64, start: DateTime<Utc>, rate: f64) -> Simulator {
     })
 }
 
-fn span_of(amount: Amount, rate: f64) -> Duration {
-    match amount {
-        Amount::Span(span) => span,
-        Amount::Events(count) => Duration::from_secs_f64(count as f64 / rate),
-    }
+/// Everything a simulator emits: the roster first, then the stream.
+fn all_events(simulator: Simulator) -> impl Iterator<Item = SimEvent> {
+    simulator.roster_events().into_iter().chain(simulator)
 }
 
 fn within(amount: Amount, emitted: u64) -> bool {
@@ -57,10 +55,22 @@ fn within(amount: Amount, emitted: u64) -> bool {
     }
 }
 
-/// Writes events that end now (they start `span` ago) as JSON lines, as fast as possible.
+/// Writes events that end now as JSON lines, as fast as possible: `span` of event time, or
+/// exactly `count` events (a first pass measures how much event time they take).
 pub fn to_file(path: &Path, seed: u64, rate: f64, amount: Amount) -> anyhow::Result<u64> {
     let now = Utc::now();
-    let start = now - chrono::TimeDelta::from_std(span_of(amount, rate))?;
+    let start = match amount {
+        Amount::Span(span) => now - chrono::TimeDelta::from_std(span)?,
+        Amount::Events(count) => {
+            let count = usize::try_from(count).unwrap_or(usize::MAX);
+            let last = all_events(simulator(seed, now, rate))
+                .take(count)
+                .map(|event| event.occurred_at)
+                .max()
+                .unwrap_or(now);
+            now - (last - now)
+        }
+    };
     let simulator = simulator(seed, start, rate);
     let mut out: Box<dyn Write> = if path.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
@@ -71,9 +81,9 @@ pub fn to_file(path: &Path, seed: u64, rate: f64, amount: Amount) -> anyhow::Res
     };
     let mut out = std::io::BufWriter::new(&mut out);
     let mut emitted = 0;
-    let roster = simulator.roster_events();
-    for event in roster.into_iter().chain(simulator) {
-        if event.occurred_at > now || !within(amount, emitted) {
+    for event in all_events(simulator) {
+        let past_now = matches!(amount, Amount::Span(_)) && event.occurred_at > now;
+        if past_now || !within(amount, emitted) {
             break;
         }
         out.write_all(&event.payload)?;
@@ -102,8 +112,7 @@ pub fn to_kafka(
     });
     let simulator = simulator(seed, start, rate);
     let mut emitted = 0;
-    let roster = simulator.roster_events();
-    for event in roster.into_iter().chain(simulator) {
+    for event in all_events(simulator) {
         if stop.load(Ordering::Acquire)
             || end.is_some_and(|end| event.occurred_at > end)
             || amount.is_some_and(|amount| !within(amount, emitted))
