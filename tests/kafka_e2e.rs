@@ -3,6 +3,7 @@
 //! dead-letter topic must hold exactly the malformed messages, and a restart must change nothing.
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -296,6 +297,29 @@ impl Drop for RunningService {
     }
 }
 
+/// GET with `Accept-Encoding: gzip`: the `Content-Encoding` response header and the raw body.
+fn get_gzip(address: &str, path: &str) -> (Option<String>, Vec<u8>) {
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\nAccept-Encoding: gzip\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).expect("response");
+    let split = response
+        .windows(4)
+        .position(|window| window == b"\r\n\r\n")
+        .expect("a header block");
+    let head = String::from_utf8_lossy(&response[..split]).into_owned();
+    let encoding = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-encoding")
+            .then(|| value.trim().to_owned())
+    });
+    (encoding, response[split + 4..].to_vec())
+}
+
 /// `salespulse replay` of the produced payloads (in production order) at `as_of`:
 /// (exposition, line number → rejection reason).
 fn replay(
@@ -425,6 +449,20 @@ fn service_equals_replay_and_dead_letters_exactly_the_malformed_messages() {
     let metrics = service.metrics().expect("scrape");
     let (replayed, reasons) = replay(&scenario, &produced, AS_OF);
     assert_same_sales_series(&metrics, &replayed);
+    // A scraper that asks for gzip (Prometheus always does) gets the same exposition compressed.
+    let (encoding, compressed) = get_gzip(&service.address, "/metrics");
+    assert_eq!(encoding.as_deref(), Some("gzip"));
+    let mut decompressed = String::new();
+    flate2::read::GzDecoder::new(compressed.as_slice())
+        .read_to_string(&mut decompressed)
+        .expect("a valid gzip body");
+    assert_same_sales_series(&decompressed, &replayed);
+    assert!(
+        compressed.len() * 5 < decompressed.len(),
+        "gzip: {} of {} bytes",
+        compressed.len(),
+        decompressed.len()
+    );
 
     // Exactly the malformed messages, unchanged, with their origin and the same reason replay gives.
     let letters = dead_letters(&scenario, malformed.len());

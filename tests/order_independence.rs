@@ -112,7 +112,7 @@ fn exposition(lines: &[String]) -> String {
     for line in lines {
         engine.ingest(line.as_bytes());
     }
-    salespulse_exporter::encode_text(&engine.snapshot(), Vec::new())
+    salespulse_exporter::encode_text(&engine.snapshot(), &Default::default(), Vec::new())
 }
 
 /// The `sales_*` lines only: the business metrics, without the pipeline's own counters.

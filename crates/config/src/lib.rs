@@ -23,6 +23,7 @@ use rust_decimal::Decimal;
 use salespulse_calendar::CalendarSettings;
 use salespulse_engine::{RosterSeed, Settings};
 use salespulse_events::{Role, ValidationRules};
+use salespulse_exporter::Selection;
 use toml::{Table, Value};
 
 pub use error::{ConfigError, Origin};
@@ -37,6 +38,8 @@ pub struct Config {
     pub roster: Vec<RosterEntry>,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
+    /// `[export]`: which series `/metrics` carries.
+    pub export: Selection,
     pub state: StateConfig,
 }
 
@@ -50,6 +53,8 @@ pub struct BusinessConfig {
     pub fiscal_year_start_month: u32,
     /// `lead_response_sla_seconds`.
     pub lead_response_sla: TimeDelta,
+    /// `lead_queue_max_age_seconds`; `None` (0 in the file) = no limit.
+    pub lead_queue_max_age: Option<TimeDelta>,
     /// In file order, without duplicates, never empty.
     pub workdays: Vec<Weekday>,
     pub holidays: BTreeSet<NaiveDate>,
@@ -67,6 +72,7 @@ impl Default for BusinessConfig {
             week_start: Weekday::Mon,
             fiscal_year_start_month: 1,
             lead_response_sla: TimeDelta::seconds(300),
+            lead_queue_max_age: Some(TimeDelta::days(30)),
             workdays: vec![
                 Weekday::Mon,
                 Weekday::Tue,
@@ -286,6 +292,7 @@ impl Config {
                 max_clock_skew: business.max_clock_skew,
             },
             lead_response_sla: business.lead_response_sla,
+            lead_queue_max_age: business.lead_queue_max_age,
             deal_size_bands: business.deal_size_bands,
             default_max_daily_leads: self.capacity.default_max_daily_leads,
             default_max_daily_deals: self.capacity.default_max_daily_deals,

@@ -9,8 +9,8 @@ use toml::Value;
 
 use crate::Config;
 use crate::raw::{
-    Integer, PropertyValue, RawBusiness, RawCapacity, RawConfig, RawHttp, RawKafka, RawRosterEntry,
-    RawState,
+    Integer, PropertyValue, RawBusiness, RawCapacity, RawConfig, RawExport, RawHttp, RawKafka,
+    RawRosterEntry, RawState,
 };
 use crate::validate::DAYS;
 
@@ -49,6 +49,11 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
             week_start: long_day_name(business.week_start).to_owned(),
             fiscal_year_start_month: Integer(i64::from(business.fiscal_year_start_month)),
             lead_response_sla_seconds: Integer(business.lead_response_sla.num_seconds()),
+            lead_queue_max_age_seconds: Integer(
+                business
+                    .lead_queue_max_age
+                    .map_or(0, |max_age| max_age.num_seconds()),
+            ),
             workdays: business
                 .workdays
                 .iter()
@@ -104,6 +109,15 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
         },
         http: RawHttp {
             listen: config.http.listen.to_string(),
+        },
+        export: RawExport {
+            periods: config
+                .export
+                .periods
+                .iter()
+                .map(|period| period.label().to_owned())
+                .collect(),
+            rep_histograms: config.export.rep_histograms,
         },
         state: RawState {
             dir: config.state.dir.to_string_lossy().into_owned(),

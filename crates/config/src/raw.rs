@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use salespulse_calendar::Period;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 
@@ -18,6 +19,7 @@ pub(crate) const SECTIONS: &[(&str, &[&str])] = &[
             "week_start",
             "fiscal_year_start_month",
             "lead_response_sla_seconds",
+            "lead_queue_max_age_seconds",
             "workdays",
             "holidays",
             "reporting_currency",
@@ -40,6 +42,7 @@ pub(crate) const SECTIONS: &[(&str, &[&str])] = &[
         ],
     ),
     ("http", &["listen"]),
+    ("export", &["periods", "rep_histograms"]),
     ("state", &["dir"]),
 ];
 
@@ -66,6 +69,7 @@ pub(crate) struct RawConfig {
     pub roster: Vec<RawRosterEntry>,
     pub kafka: RawKafka,
     pub http: RawHttp,
+    pub export: RawExport,
     pub state: RawState,
 }
 
@@ -76,6 +80,7 @@ pub(crate) struct RawBusiness {
     pub week_start: String,
     pub fiscal_year_start_month: Integer,
     pub lead_response_sla_seconds: Integer,
+    pub lead_queue_max_age_seconds: Integer,
     pub workdays: Vec<String>,
     /// TOML values, not strings: an unquoted TOML date (`2026-12-25`) is a natural way to write one.
     pub holidays: Vec<toml::Value>,
@@ -92,6 +97,7 @@ impl Default for RawBusiness {
             week_start: "monday".to_owned(),
             fiscal_year_start_month: Integer(1),
             lead_response_sla_seconds: Integer(300),
+            lead_queue_max_age_seconds: Integer(30 * 86_400),
             workdays: ["mon", "tue", "wed", "thu", "fri"]
                 .map(str::to_owned)
                 .to_vec(),
@@ -179,6 +185,22 @@ impl Default for RawHttp {
     fn default() -> Self {
         RawHttp {
             listen: "127.0.0.1:9898".to_owned(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub(crate) struct RawExport {
+    pub periods: Vec<String>,
+    pub rep_histograms: bool,
+}
+
+impl Default for RawExport {
+    fn default() -> Self {
+        RawExport {
+            periods: Period::ALL.map(|period| period.label().to_owned()).to_vec(),
+            rep_histograms: true,
         }
     }
 }
@@ -311,7 +333,9 @@ mod tests {
         sections.sort_unstable();
         assert_eq!(
             sections,
-            ["business", "capacity", "http", "kafka", "roster", "state"]
+            [
+                "business", "capacity", "export", "http", "kafka", "roster", "state"
+            ]
         );
         for key in STRING_KEYS {
             let (section, field) = key.split_once('.').expect("section.key");

@@ -1,3 +1,5 @@
+use salespulse_calendar::Period;
+
 use super::*;
 
 const FILE: &str = "salespulse.toml";
@@ -9,6 +11,7 @@ timezone = "UTC"                  # IANA name; calendar windows start at local m
 week_start = "monday"             # or "sunday"
 fiscal_year_start_month = 1       # 1 = calendar quarters; 2 = quarters start Feb/May/Aug/Nov, ...
 lead_response_sla_seconds = 300
+lead_queue_max_age_seconds = 2592000  # v1.1: leads waiting longer leave the live queue (30 days); 0 = no limit
 workdays = ["mon", "tue", "wed", "thu", "fri"]
 holidays = ["2026-12-25"]         # local dates excluded from business days
 reporting_currency = "USD"
@@ -34,6 +37,10 @@ deadletter_topic = "sales.deadletter"
 
 [http]
 listen = "127.0.0.1:9898"         # /metrics, /healthz, /readyz
+
+[export]                          # v1.1: what /metrics carries (see METRICS.md)
+periods = ["week", "month", "quarter", "7d", "30d", "90d"]
+rep_histograms = true             # the per-rep sales_lead_response_time_seconds histogram
 
 [state]
 dir = "./salespulse-state"        # embedded default; see the state issue for the Kafka-backed store
@@ -88,6 +95,10 @@ fn empty_file_and_no_file_give_the_defaults_of_config_md() {
     assert_eq!(business.fiscal_year_start_month, 1);
     assert_eq!(business.lead_response_sla, TimeDelta::seconds(300));
     assert_eq!(
+        business.lead_queue_max_age,
+        Some(TimeDelta::seconds(2_592_000))
+    );
+    assert_eq!(
         business.workdays,
         [
             Weekday::Mon,
@@ -127,11 +138,68 @@ fn empty_file_and_no_file_give_the_defaults_of_config_md() {
         "127.0.0.1:9898".parse::<SocketAddr>().expect("address")
     );
     assert_eq!(from_empty.state.dir, PathBuf::from("./salespulse-state"));
+    assert_eq!(from_empty.export.periods, Period::ALL);
+    assert!(from_empty.export.rep_histograms);
 
     // Empty sections are as good as absent ones.
     assert_eq!(
         parse_ok("[business]\n[capacity]\n[kafka]\n[http]\n[state]\n"),
         Config::default()
+    );
+}
+
+#[test]
+fn lead_queue_max_age_and_export_parse_and_name_the_key_when_bad() {
+    let config = parse_ok(
+        "[business]\nlead_queue_max_age_seconds = 0\n\
+         [export]\nperiods = [\"90d\", \"week\"]\nrep_histograms = false\n",
+    );
+    assert_eq!(config.business.lead_queue_max_age, None, "0 = no limit");
+    assert_eq!(config.export.periods, [Period::Days90, Period::Week]);
+    assert!(!config.export.rep_histograms);
+    assert_eq!(
+        config.engine_settings().lead_queue_max_age,
+        None,
+        "reaches the engine"
+    );
+    let config = parse_ok("[business]\nlead_queue_max_age_seconds = 86400\n[export]\nperiods = []");
+    assert_eq!(config.business.lead_queue_max_age, Some(TimeDelta::days(1)));
+    assert!(config.export.periods.is_empty(), "only unwindowed series");
+
+    let message = error_at(
+        "[business]\nlead_queue_max_age_seconds = -1",
+        "business.lead_queue_max_age_seconds",
+    );
+    assert!(message.contains("-1 is negative"), "{message}");
+    let message = error_at(
+        "[export]\nperiods = [\"week\", \"weekly\"]",
+        "export.periods[1]",
+    );
+    assert!(
+        message.contains(
+            "unknown period \"weekly\" (expected one of week, month, quarter, 7d, 30d, 90d)"
+        ),
+        "{message}"
+    );
+    let message = error_at("[export]\nperiods = [\"7d\", \"7d\"]", "export.periods[1]");
+    assert!(message.contains("twice"), "{message}");
+    error_at("[export]\nrep_histograms = \"no\"", "export.rep_histograms");
+    error_at("[export]\nhistograms = false", "export.histograms");
+    // Environment overrides reach both new sections.
+    let config = load_from(
+        None,
+        env(&[
+            ("SALESPULSE_EXPORT__PERIODS", "[\"month\"]"),
+            ("SALESPULSE_EXPORT__REP_HISTOGRAMS", "false"),
+            ("SALESPULSE_BUSINESS__LEAD_QUEUE_MAX_AGE_SECONDS", "3600"),
+        ]),
+    )
+    .expect("overrides load");
+    assert_eq!(config.export.periods, [Period::Month]);
+    assert!(!config.export.rep_histograms);
+    assert_eq!(
+        config.business.lead_queue_max_age,
+        Some(TimeDelta::hours(1))
     );
 }
 

@@ -11,7 +11,12 @@ use rust_decimal::Decimal;
 use salespulse_events::Role;
 use toml::Value;
 
-use crate::raw::{Integer, RawBusiness, RawCapacity, RawConfig, RawKafka, RawRosterEntry};
+use salespulse_calendar::Period;
+use salespulse_exporter::Selection;
+
+use crate::raw::{
+    Integer, RawBusiness, RawCapacity, RawConfig, RawExport, RawKafka, RawRosterEntry,
+};
 use crate::{
     BusinessConfig, CapacityConfig, Config, HttpConfig, KafkaConfig, RosterEntry, StateConfig,
 };
@@ -58,6 +63,7 @@ pub(crate) fn validate(raw: RawConfig) -> Checked<Config> {
         http: HttpConfig {
             listen: socket_address("http.listen", &raw.http.listen)?,
         },
+        export: export(raw.export)?,
         state: StateConfig {
             dir: PathBuf::from(raw.state.dir),
         },
@@ -111,6 +117,11 @@ fn business(raw: RawBusiness) -> Checked<BusinessConfig> {
             "business.lead_response_sla_seconds",
             raw.lead_response_sla_seconds,
         )?,
+        lead_queue_max_age: Some(seconds(
+            "business.lead_queue_max_age_seconds",
+            raw.lead_queue_max_age_seconds,
+        )?)
+        .filter(|max_age| !max_age.is_zero()),
         workdays: workdays(&raw.workdays)?,
         holidays: raw
             .holidays
@@ -124,6 +135,31 @@ fn business(raw: RawBusiness) -> Checked<BusinessConfig> {
             raw.max_clock_skew_seconds,
         )?,
         deal_size_bands: deal_size_bands(&raw.deal_size_bands)?,
+    })
+}
+
+fn export(raw: RawExport) -> Checked<Selection> {
+    let expected = Period::ALL.map(Period::label).join(", ");
+    let mut periods = Vec::with_capacity(raw.periods.len());
+    for (i, name) in raw.periods.iter().enumerate() {
+        let key = format!("export.periods[{i}]");
+        let Some(period) = Period::ALL.into_iter().find(|p| p.label() == name) else {
+            return Err(problem(
+                key,
+                format!("unknown period {name:?} (expected one of {expected})"),
+            ));
+        };
+        if periods.contains(&period) {
+            return Err(problem(
+                key,
+                format!("{name:?} is listed twice (each period once)"),
+            ));
+        }
+        periods.push(period);
+    }
+    Ok(Selection {
+        periods,
+        rep_histograms: raw.rep_histograms,
     })
 }
 

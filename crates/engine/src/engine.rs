@@ -227,6 +227,12 @@ impl Engine {
                 self.lead(lead_id)
                     .offer_assignment(Stamped::new(at, id, rep));
             }
+            EventKind::LeadDisqualified { lead_id, rep_id } => {
+                if let Some(rep_id) = rep_id {
+                    self.reps.intern(rep_id);
+                }
+                self.lead(lead_id).offer_disqualification(at);
+            }
             EventKind::LeadQualified {
                 lead_id,
                 stage,

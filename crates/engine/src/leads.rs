@@ -1,5 +1,6 @@
 //! Leads: the response clock (C14), qualification (C16) and the live queue (C24).
 
+use chrono::TimeDelta;
 use salespulse_events::{Stage, Timestamp};
 
 use crate::stamped::{Stamped, keep_earliest};
@@ -18,6 +19,8 @@ pub(crate) struct Lead {
     /// The first qualification to each stage; the value is the event's own `rep_id`, if any.
     pub(crate) first_mql: Option<Stamped<Option<u32>>>,
     pub(crate) first_sql: Option<Stamped<Option<u32>>>,
+    /// The earliest `lead_disqualified` (v1.1): from then on the lead is out of the live queue.
+    pub(crate) disqualified_at: Option<Timestamp>,
 }
 
 impl Lead {
@@ -27,6 +30,28 @@ impl Lead {
 
     pub(crate) fn offer_touch(&mut self, touch: Stamped<u32>) {
         keep_earliest(&mut self.first_touch, touch);
+    }
+
+    pub(crate) fn offer_disqualification(&mut self, at: Timestamp) {
+        self.disqualified_at = Some(self.disqualified_at.map_or(at, |earliest| earliest.min(at)));
+    }
+
+    /// Whether the lead waits in the live queue at `as_of` (C24): created, untouched, not
+    /// disqualified (all facts are at or before `as_of`), and not older than `max_age` if set.
+    /// Returns the creation instant of a waiting lead.
+    pub(crate) fn waiting_since(
+        &self,
+        as_of: Timestamp,
+        max_age: Option<TimeDelta>,
+    ) -> Option<Timestamp> {
+        let created = self.created.as_ref()?.at;
+        if self.first_touch.is_some() || self.disqualified_at.is_some() {
+            return None;
+        }
+        match max_age {
+            Some(max_age) if as_of - created > max_age => None,
+            _ => Some(created),
+        }
     }
 
     pub(crate) fn offer_assignment(&mut self, assignment: Stamped<u32>) {
@@ -87,6 +112,32 @@ mod tests {
         assert_eq!(lead.owner_at(at(11)), Some(1));
         // Same instant as the reassignment: the reassignment counts as before.
         assert_eq!(lead.owner_at(at(12)), Some(2));
+    }
+
+    #[test]
+    fn waiting_ends_with_a_touch_a_disqualification_or_the_max_age() {
+        let max_age = Some(TimeDelta::hours(2));
+        let mut lead = Lead::default();
+        assert_eq!(lead.waiting_since(at(12), max_age), None, "never created");
+        lead.offer_created(Stamped::new(at(10), "c", ()));
+        assert_eq!(lead.waiting_since(at(11), max_age), Some(at(10)));
+        // Exactly the max age still waits; one second more does not.
+        assert_eq!(lead.waiting_since(at(12), max_age), Some(at(10)));
+        let later = at(12) + TimeDelta::seconds(1);
+        assert_eq!(lead.waiting_since(later, max_age), None);
+        assert_eq!(lead.waiting_since(later, None), Some(at(10)));
+
+        let mut disqualified = Lead::default();
+        disqualified.offer_created(Stamped::new(at(10), "c", ()));
+        disqualified.offer_disqualification(at(11));
+        disqualified.offer_disqualification(at(9));
+        assert_eq!(disqualified.disqualified_at, Some(at(9)));
+        assert_eq!(disqualified.waiting_since(at(11), None), None);
+
+        let mut touched = Lead::default();
+        touched.offer_created(Stamped::new(at(10), "c", ()));
+        touched.offer_touch(Stamped::new(at(8), "t", 3));
+        assert_eq!(touched.waiting_since(at(11), None), None);
     }
 
     #[test]

@@ -22,6 +22,8 @@ pub struct Settings {
     pub calendar: CalendarSettings,
     pub validation: ValidationRules,
     pub lead_response_sla: TimeDelta,
+    /// Leads waiting longer than this leave the live queue (v1.1); `None` = no limit.
+    pub lead_queue_max_age: Option<TimeDelta>,
     /// Upper bounds of `small` and `medium`; at or above the second is `large`.
     pub deal_size_bands: [Decimal; 2],
     pub default_max_daily_leads: u64,
@@ -35,6 +37,7 @@ impl Default for Settings {
             calendar: CalendarSettings::default(),
             validation: ValidationRules::default(),
             lead_response_sla: TimeDelta::seconds(300),
+            lead_queue_max_age: Some(TimeDelta::days(30)),
             deal_size_bands: [Decimal::from(10_000), Decimal::from(100_000)],
             default_max_daily_leads: 40,
             default_max_daily_deals: 5,

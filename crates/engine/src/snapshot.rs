@@ -39,6 +39,9 @@ pub struct WindowInfo {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Snapshot {
     pub as_of: Timestamp,
+    /// The configured response goal (`lead_response_sla_seconds`), exported so alert rules and
+    /// dashboards default to it.
+    pub lead_response_sla_seconds: f64,
     pub windows: Vec<WindowInfo>,
     /// Every known rep (C11), sorted by id.
     pub reps: Vec<RepSnapshot>,
@@ -103,7 +106,7 @@ pub struct QueueStats {
 }
 
 /// A cumulative histogram over [`RESPONSE_HISTOGRAM_BUCKETS`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct HistogramStats {
     pub cumulative_counts: [u64; RESPONSE_HISTOGRAM_BUCKETS.len()],
     pub count: u64,
@@ -114,6 +117,19 @@ pub struct HistogramStats {
 impl HistogramStats {
     pub fn sum_seconds(&self) -> f64 {
         seconds(self.sum_nanos)
+    }
+
+    /// Adds `other`'s observations (e.g. a team's histogram from its reps').
+    pub fn merge(&mut self, other: &HistogramStats) {
+        for (count, more) in self
+            .cumulative_counts
+            .iter_mut()
+            .zip(other.cumulative_counts)
+        {
+            *count += more;
+        }
+        self.count += other.count;
+        self.sum_nanos += other.sum_nanos;
     }
 }
 
@@ -230,7 +246,7 @@ impl SegmentWindowStats {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PipelineCounters {
     /// Accepted, non-duplicate events, indexed like [`EventType::ALL`].
-    pub accepted: [u64; 12],
+    pub accepted: [u64; EventType::ALL.len()],
     /// Rejected lines, indexed like [`RejectReason::ALL`].
     pub rejected: [u64; 9],
     pub duplicates: u64,
@@ -287,7 +303,7 @@ impl Snapshot {
         let mut rep_windows = vec![vec![RepWindowStats::default(); WINDOW_COUNT]; rep_count];
         let mut response_times: Vec<Vec<Vec<i128>>> =
             vec![vec![Vec::new(); WINDOW_COUNT]; rep_count];
-        let mut histograms = vec![HistogramStats::empty(); rep_count];
+        let mut histograms = vec![HistogramStats::default(); rep_count];
         let mut queues = vec![QueueStats::default(); rep_count];
         let mut unassigned: Option<QueueStats> = None;
 
@@ -336,7 +352,12 @@ impl Snapshot {
                     }
                 }
                 None => {
-                    let wait = seconds(nanos(ws.as_of - created.at));
+                    let Some(created_at) =
+                        lead.waiting_since(ws.as_of, engine.settings.lead_queue_max_age)
+                    else {
+                        continue;
+                    };
+                    let wait = seconds(nanos(ws.as_of - created_at));
                     let queue = match lead.owner_at(ws.as_of) {
                         Some(rep) => queues.get_mut(rep as usize),
                         None => Some(unassigned.get_or_insert_with(QueueStats::default)),
@@ -385,6 +406,7 @@ impl Snapshot {
 
         Snapshot {
             as_of: ws.as_of,
+            lead_response_sla_seconds: seconds(sla),
             windows,
             reps,
             unassigned_queue: unassigned,
@@ -397,14 +419,6 @@ impl Snapshot {
 }
 
 impl HistogramStats {
-    fn empty() -> Self {
-        HistogramStats {
-            cumulative_counts: [0; RESPONSE_HISTOGRAM_BUCKETS.len()],
-            count: 0,
-            sum_nanos: 0,
-        }
-    }
-
     fn observe(&mut self, response_nanos: i128) {
         let response = seconds(response_nanos);
         for (bound, count) in RESPONSE_HISTOGRAM_BUCKETS

@@ -5,6 +5,7 @@ mod common;
 use common::*;
 use rust_decimal::Decimal;
 use salespulse_engine::Settings;
+use salespulse_events::EventType;
 use serde_json::json;
 
 fn activity(
@@ -88,6 +89,66 @@ fn touch(id: &str, at: &str, rep: &str, lead: &str) -> serde_json::Value {
     let mut event = activity(id, at, rep, &format!("contact-{lead}"), "call", false);
     event["lead_id"] = json!(lead);
     event
+}
+
+fn disqualified(id: &str, at: &str, lead: &str, rep: Option<&str>) -> serde_json::Value {
+    let mut event = json!({"event_id": id, "type": "lead_disqualified", "occurred_at": at,
+                           "lead_id": lead, "reason": "junk"});
+    if let Some(rep) = rep {
+        event["rep_id"] = json!(rep);
+    }
+    event
+}
+
+/// C24 v1.1: a disqualification (even one stamped before the creation) or an age above
+/// `lead_queue_max_age_seconds` takes a lead out of the queue; response metrics are unchanged.
+#[test]
+fn disqualified_and_too_old_leads_leave_the_queue() {
+    let events = [
+        lead_created("l1", "2026-11-25T11:00:00Z", "L1", Some("A")), // waits 3,600 s
+        lead_created("l2", "2026-11-25T10:00:00Z", "L2", Some("A")),
+        disqualified("d2", "2026-11-25T10:30:00Z", "L2", Some("A")),
+        lead_created("l3", "2026-11-25T09:00:00Z", "L3", Some("A")),
+        disqualified("d3", "2026-11-25T08:00:00Z", "L3", None), // before its creation
+        lead_created("l4", "2026-11-25T08:00:00Z", "L4", Some("A")), // waits 14,400 s
+        disqualified("d4", "2026-11-25T12:04:00Z", "L4", None), // after as-of: not yet
+        lead_created("l5", "2026-10-26T12:00:00Z", "L5", Some("A")), // exactly 30 days: stays
+        lead_created("l6", "2026-10-26T11:59:59Z", "L6", Some("A")), // 30 days + 1 s: out
+        lead_created("l7", "2026-11-25T09:00:00Z", "L7", Some("A")),
+        touch("t7", "2026-11-25T09:30:00Z", "A", "L7"), // answered in 1,800 s
+        disqualified("d7", "2026-11-25T10:00:00Z", "L7", Some("A")),
+        lead_created("l8", "2026-11-25T09:00:00Z", "L8", Some("A")),
+        disqualified("d8", "2026-11-25T09:10:00Z", "L8", Some("Z")), // Z: known from this alone
+        touch("t8", "2026-11-25T09:20:00Z", "A", "L8"),              // still answered, in 1,200 s
+    ];
+    let as_of = "2026-11-25T12:00:00Z";
+    let snap = snapshot(Settings::default(), as_of, &events);
+    let a = snap.rep("A").expect("rep A");
+    assert_eq!(a.queue.awaiting, 3, "L1, L4, L5");
+    assert_eq!(a.queue.oldest_wait_seconds, Some(2_592_000.0));
+    let week = &a.windows[window(&snap, WEEK)];
+    assert_eq!(week.leads_responded, 2);
+    assert_eq!(week.response_mean_seconds, Some(1_500.0));
+    assert_eq!(a.responses.count, 2);
+    let z = snap
+        .rep("Z")
+        .expect("rep Z is known from its disqualification");
+    assert_eq!(z.queue.awaiting, 0);
+    // d2, d3, d4 (accepted, waiting for the clock), d7, d8.
+    let index = EventType::ALL
+        .iter()
+        .position(|t| *t == EventType::LeadDisqualified)
+        .expect("a known type");
+    assert_eq!(snap.pipeline.accepted[index], 5);
+
+    let no_limit = Settings {
+        lead_queue_max_age: None,
+        ..Settings::default()
+    };
+    let snap = snapshot(no_limit, as_of, &events);
+    let a = snap.rep("A").expect("rep A");
+    assert_eq!(a.queue.awaiting, 4, "L1, L4, L5, L6");
+    assert_eq!(a.queue.oldest_wait_seconds, Some(2_592_001.0));
 }
 
 #[test]

@@ -176,6 +176,12 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             let rep_id = f.id("rep_id", IdRule::Bounded)?;
             EventKind::LeadAssigned { lead_id, rep_id }
         }
+        EventType::LeadDisqualified => {
+            let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
+            let rep_id = f.opt_id("rep_id", IdRule::Bounded)?;
+            f.opt_string("reason")?;
+            EventKind::LeadDisqualified { lead_id, rep_id }
+        }
         EventType::LeadQualified => {
             let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
             let stage = f.choice("stage", Stage::parse, Stage::ALL)?;
@@ -662,6 +668,28 @@ mod tests {
     }
 
     #[test]
+    fn lead_disqualified_with_and_without_its_optional_fields() {
+        let event = ok(
+            r#"{"event_id":"dq-1","type":"lead_disqualified","occurred_at":"2026-11-24T09:00:00Z","lead_id":"L-2","rep_id":"r-ana","reason":"duplicate"}"#,
+        );
+        assert_eq!(
+            event.kind,
+            EventKind::LeadDisqualified {
+                lead_id: "L-2".into(),
+                rep_id: Some("r-ana".into())
+            }
+        );
+        assert_eq!(event.rep_id(), Some("r-ana"));
+        let event = ok(
+            r#"{"event_id":"dq-2","type":"lead_disqualified","occurred_at":"2026-11-24T09:00:00Z","lead_id":"L-3"}"#,
+        );
+        assert_eq!(event.rep_id(), None);
+        let line = r#"{"event_id":"dq-3","type":"lead_disqualified","occurred_at":"2026-11-24T09:00:00Z","lead_id":"L-3","reason":7}"#;
+        assert_eq!(err(line).reason, RejectReason::InvalidField);
+        assert_eq!(err(line).detail, "`reason` must be a string");
+    }
+
+    #[test]
     fn example_activities() {
         let line = r#"{"event_id":"ex-004","type":"activity","occurred_at":"2026-11-23T09:03:30-05:00","rep_id":"r-ana","contact_id":"c-17","channel":"call","established":true,"lead_id":"L-1"}"#;
         let event = ok(line);
@@ -1106,7 +1134,7 @@ mod tests {
 
     #[test]
     fn every_type_missing_its_required_fields() {
-        let cases: [(&str, &[&str]); 12] = [
+        let cases: [(&str, &[&str]); 13] = [
             (
                 "activity",
                 &["rep_id", "contact_id", "channel", "established"],
@@ -1114,6 +1142,7 @@ mod tests {
             ("appointment_set", &["rep_id", "contact_id"]),
             ("lead_created", &["lead_id"]),
             ("lead_assigned", &["lead_id", "rep_id"]),
+            ("lead_disqualified", &["lead_id"]),
             ("lead_qualified", &["lead_id", "stage"]),
             ("deal_opened", &["deal_id", "rep_id"]),
             ("deal_closed", &["deal_id", "rep_id", "outcome"]),

@@ -14,7 +14,7 @@ pub struct Event {
     pub kind: EventKind,
 }
 
-/// The twelve event types of EVENTS.md with their fields. Optional free-text fields that arrive
+/// The thirteen event types of EVENTS.md with their fields. Optional free-text fields that arrive
 /// as `""` are `None` (SEMANTICS C17, C21: an empty string counts as missing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EventKind {
@@ -36,6 +36,11 @@ pub enum EventKind {
     LeadAssigned {
         lead_id: String,
         rep_id: String,
+    },
+    /// v1.1: the lead leaves the live queue without needing a response (junk, duplicate, …).
+    LeadDisqualified {
+        lead_id: String,
+        rep_id: Option<String>,
     },
     LeadQualified {
         lead_id: String,
@@ -127,6 +132,7 @@ string_enum!(
         AppointmentSet = "appointment_set",
         LeadCreated = "lead_created",
         LeadAssigned = "lead_assigned",
+        LeadDisqualified = "lead_disqualified",
         LeadQualified = "lead_qualified",
         DealOpened = "deal_opened",
         DealClosed = "deal_closed",
@@ -166,6 +172,7 @@ impl Event {
             EventKind::AppointmentSet { .. } => EventType::AppointmentSet,
             EventKind::LeadCreated { .. } => EventType::LeadCreated,
             EventKind::LeadAssigned { .. } => EventType::LeadAssigned,
+            EventKind::LeadDisqualified { .. } => EventType::LeadDisqualified,
             EventKind::LeadQualified { .. } => EventType::LeadQualified,
             EventKind::DealOpened { .. } => EventType::DealOpened,
             EventKind::DealClosed { .. } => EventType::DealClosed,
@@ -186,9 +193,9 @@ impl Event {
             | EventKind::DealOpened { rep_id, .. }
             | EventKind::DealClosed { rep_id, .. }
             | EventKind::RepUpserted { rep_id, .. } => Some(rep_id),
-            EventKind::LeadCreated { rep_id, .. } | EventKind::LeadQualified { rep_id, .. } => {
-                rep_id.as_deref()
-            }
+            EventKind::LeadCreated { rep_id, .. }
+            | EventKind::LeadDisqualified { rep_id, .. }
+            | EventKind::LeadQualified { rep_id, .. } => rep_id.as_deref(),
             EventKind::CustomerAcquired { .. }
             | EventKind::Expense { .. }
             | EventKind::Revenue { .. }

@@ -4,11 +4,15 @@ use prometheus::Encoder;
 use prometheus::proto::{
     Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
 };
+use std::collections::BTreeMap;
+
 use salespulse_engine::{
-    RESPONSE_HISTOGRAM_BUCKETS, RepWindowStats, Snapshot, TeamWindowStats, UNASSIGNED_REP, UNKNOWN,
-    WindowInfo, decimal_to_f64,
+    HistogramStats, Period, RESPONSE_HISTOGRAM_BUCKETS, RepWindowStats, Snapshot, TeamWindowStats,
+    UNASSIGNED_REP, UNKNOWN, WindowInfo, decimal_to_f64,
 };
 use salespulse_events::{Channel, EventType, RejectReason};
+
+use crate::selection::Selection;
 
 /// A metric family under construction.
 #[derive(Debug)]
@@ -104,23 +108,23 @@ fn metric_with_labels(labels: &[(&str, &str)]) -> Metric {
     )
 }
 
-/// Every family of METRICS.md for `snapshot`, in a fixed order.
-pub fn render(snapshot: &Snapshot) -> Vec<MetricFamily> {
+/// Every family of METRICS.md for `snapshot` that `selection` exports, in a fixed order.
+pub fn render(snapshot: &Snapshot, selection: &Selection) -> Vec<MetricFamily> {
     let mut families = Vec::new();
-    window_families(snapshot, &mut families);
-    rep_families(snapshot, &mut families);
-    queue_families(snapshot, &mut families);
-    dimension_families(snapshot, &mut families);
-    team_families(snapshot, &mut families);
-    company_families(snapshot, &mut families);
+    window_families(snapshot, selection, &mut families);
+    rep_families(snapshot, selection, &mut families);
+    queue_families(snapshot, selection, &mut families);
+    dimension_families(snapshot, selection, &mut families);
+    team_families(snapshot, selection, &mut families);
+    company_families(snapshot, selection, &mut families);
     pipeline_families(snapshot, &mut families);
     families
 }
 
 /// The exposition in the Prometheus text format 0.0.4, with `extra` families appended (the
 /// service adds its consumer metrics).
-pub fn encode_text(snapshot: &Snapshot, extra: Vec<MetricFamily>) -> String {
-    let mut families = render(snapshot);
+pub fn encode_text(snapshot: &Snapshot, selection: &Selection, extra: Vec<MetricFamily>) -> String {
+    let mut families = render(snapshot, selection);
     families.extend(extra);
     let mut buffer = Vec::new();
     // Encoding only fails on an empty family, which `Family::finish` never yields.
@@ -138,6 +142,20 @@ fn seconds_since_epoch(at: salespulse_events::Timestamp) -> f64 {
     at.timestamp() as f64 + f64::from(at.timestamp_subsec_nanos()) / 1e9
 }
 
+/// The windows `selection` exports, each with the value kept for it (vectors of a snapshot are
+/// indexed like `snapshot.windows`).
+fn selected_windows<'a, T>(
+    snapshot: &'a Snapshot,
+    selection: &'a Selection,
+    values: &'a [T],
+) -> impl Iterator<Item = (&'a WindowInfo, &'a T)> {
+    snapshot
+        .windows
+        .iter()
+        .zip(values)
+        .filter(|(window, _)| selection.exports(window.period))
+}
+
 fn window_labels(window: &WindowInfo) -> [(&'static str, &'static str); 2] {
     [
         ("period", window.period.label()),
@@ -145,7 +163,7 @@ fn window_labels(window: &WindowInfo) -> [(&'static str, &'static str); 2] {
     ]
 }
 
-fn window_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+fn window_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
     let mut start = Family::gauge(
         "sales_window_start_timestamp_seconds",
         "Start of the window's interval (Unix seconds); excluded for rolling windows.",
@@ -155,10 +173,10 @@ fn window_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         "End of the window's interval (Unix seconds): as-of for current and rolling windows, the current period's start for previous ones.",
     );
     let mut days = Family::gauge(
-        "sales_business_days",
+        "sales_workdays",
         "Workdays of the whole period minus holidays (rolling: the N local dates ending today).",
     );
-    for window in &snapshot.windows {
+    for (window, _) in selected_windows(snapshot, selection, &snapshot.windows) {
         let labels = window_labels(window);
         start.sample(&labels, seconds_since_epoch(window.start));
         end.sample(&labels, seconds_since_epoch(window.end));
@@ -249,13 +267,13 @@ const REP_FAMILIES: &[(&str, &str, RepValue)] = &[
     ),
 ];
 
-fn rep_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+fn rep_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
     let mut attempts = Family::gauge(
         "sales_contact_attempts",
         "Activities (calls, emails, chats) by the rep in the window.",
     );
     for rep in &snapshot.reps {
-        for (window, stats) in snapshot.windows.iter().zip(&rep.windows) {
+        for (window, stats) in selected_windows(snapshot, selection, &rep.windows) {
             let [period, kind] = window_labels(window);
             for (channel, attempts_count) in Channel::ALL.iter().zip(stats.contact_attempts) {
                 attempts.sample(
@@ -275,7 +293,7 @@ fn rep_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
     for (name, help, value) in REP_FAMILIES {
         let mut family = Family::gauge(name, help);
         for rep in &snapshot.reps {
-            for (window, stats) in snapshot.windows.iter().zip(&rep.windows) {
+            for (window, stats) in selected_windows(snapshot, selection, &rep.windows) {
                 let [period, kind] = window_labels(window);
                 family.sample(
                     &[("rep", &rep.rep), ("team", &rep.team), period, kind],
@@ -285,18 +303,18 @@ fn rep_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         }
         push(families, family);
         if *name == "sales_lead_response_sla_ratio" {
-            push(families, percentile_family(snapshot));
+            push(families, percentile_family(snapshot, selection));
         }
     }
 }
 
-fn percentile_family(snapshot: &Snapshot) -> Family {
+fn percentile_family(snapshot: &Snapshot, selection: &Selection) -> Family {
     let mut family = Family::gauge(
         "sales_lead_response_seconds",
         "Nearest-rank percentile of the window's lead response times (label percentile: 50, 90, 99).",
     );
     for rep in &snapshot.reps {
-        for (window, stats) in snapshot.windows.iter().zip(&rep.windows) {
+        for (window, stats) in selected_windows(snapshot, selection, &rep.windows) {
             let Some(percentiles) = stats.response_percentiles else {
                 continue;
             };
@@ -318,7 +336,7 @@ fn percentile_family(snapshot: &Snapshot) -> Family {
     family
 }
 
-fn queue_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+fn queue_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
     let mut awaiting = Family::gauge(
         "sales_leads_awaiting_response",
         "Leads assigned to the rep, created and not yet touched.",
@@ -327,33 +345,66 @@ fn queue_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         "sales_lead_oldest_awaiting_response_seconds",
         "Seconds the rep's oldest untouched lead has been waiting.",
     );
-    let mut histogram = Family::histogram(
-        "sales_lead_response_time_seconds",
-        "Every lead response time of the touching rep, for histogram_quantile over any range.",
-    );
     for rep in &snapshot.reps {
         let labels = [("rep", rep.rep.as_str()), ("team", rep.team.as_str())];
         awaiting.sample(&labels, rep.queue.awaiting as f64);
         oldest.sample(&labels, rep.queue.oldest_wait_seconds);
-        histogram.histogram_sample(
-            &labels,
-            &RESPONSE_HISTOGRAM_BUCKETS,
-            &rep.responses.cumulative_counts,
-            rep.responses.count,
-            rep.responses.sum_seconds(),
-        );
     }
     if let Some(queue) = &snapshot.unassigned_queue {
         let labels = [("rep", UNASSIGNED_REP), ("team", UNKNOWN)];
         awaiting.sample(&labels, queue.awaiting as f64);
         oldest.sample(&labels, queue.oldest_wait_seconds);
     }
+    let mut goal = Family::gauge(
+        "sales_lead_response_sla_seconds",
+        "The configured lead response goal (lead_response_sla_seconds).",
+    );
+    goal.sample(&[], snapshot.lead_response_sla_seconds);
     push(families, awaiting);
     push(families, oldest);
-    push(families, histogram);
+    push(families, goal);
+    push(families, response_histogram(snapshot, selection));
 }
 
-fn dimension_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+/// `sales_lead_response_time_seconds` per rep, or per team when `[export] rep_histograms` is off.
+fn response_histogram(snapshot: &Snapshot, selection: &Selection) -> Family {
+    let mut family = Family::histogram(
+        "sales_lead_response_time_seconds",
+        "Every lead response time of the touching rep, for histogram_quantile over any range.",
+    );
+    let mut sample = |labels: &[(&str, &str)], stats: &HistogramStats| {
+        family.histogram_sample(
+            labels,
+            &RESPONSE_HISTOGRAM_BUCKETS,
+            &stats.cumulative_counts,
+            stats.count,
+            stats.sum_seconds(),
+        );
+    };
+    if selection.rep_histograms {
+        for rep in &snapshot.reps {
+            sample(&[("rep", &rep.rep), ("team", &rep.team)], &rep.responses);
+        }
+    } else {
+        let mut teams: BTreeMap<&str, HistogramStats> = BTreeMap::new();
+        for rep in &snapshot.reps {
+            teams
+                .entry(rep.team.as_str())
+                .or_default()
+                .merge(&rep.responses);
+        }
+        for (team, stats) in &teams {
+            sample(&[("team", team)], stats);
+        }
+    }
+    family
+}
+
+fn dimension_families(
+    snapshot: &Snapshot,
+    selection: &Selection,
+    families: &mut Vec<MetricFamily>,
+) {
     let mut won = Family::gauge(
         "sales_dimension_deals_won",
         "Won deals in the window by dimension (industry, channel, size) and value.",
@@ -367,7 +418,7 @@ fn dimension_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         "sales_dimension_deals_won / (won + lost).",
     );
     for row in &snapshot.dimensions {
-        for (window, counts) in snapshot.windows.iter().zip(&row.windows) {
+        for (window, counts) in selected_windows(snapshot, selection, &row.windows) {
             let [period, kind] = window_labels(window);
             let labels = [
                 ("dimension", row.dimension),
@@ -387,11 +438,11 @@ fn dimension_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
 
 type TeamValue = fn(&TeamWindowStats) -> Option<f64>;
 
-fn team_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+fn team_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
     let mut bdr_reps = Family::gauge("sales_bdr_reps", "Active reps with role bdr in the team.");
     let mut ae_reps = Family::gauge("sales_ae_reps", "Active reps with role ae in the team.");
     for team in &snapshot.teams {
-        for window in &snapshot.windows {
+        for (window, _) in selected_windows(snapshot, selection, &snapshot.windows) {
             let [period, kind] = window_labels(window);
             let labels = [("team", team.team.as_str()), period, kind];
             bdr_reps.sample(&labels, team.bdr_reps as f64);
@@ -433,7 +484,7 @@ fn team_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
     let windowed_family = |(name, help, value): (&str, &str, TeamValue)| {
         let mut family = Family::gauge(name, help);
         for team in &snapshot.teams {
-            for (window, stats) in snapshot.windows.iter().zip(&team.windows) {
+            for (window, stats) in selected_windows(snapshot, selection, &team.windows) {
                 let [period, kind] = window_labels(window);
                 family.sample(&[("team", team.team.as_str()), period, kind], value(stats));
             }
@@ -462,7 +513,7 @@ fn team_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
     }
 }
 
-fn company_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+fn company_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
     let mut expense = Family::gauge(
         "sales_sm_expense",
         "Sales and marketing expense booked in the window, in the reporting currency.",
@@ -477,7 +528,7 @@ fn company_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         "Recurring revenue recognised in the window, in the reporting currency.",
     );
     for segment in &snapshot.company.segments {
-        for (window, stats) in snapshot.windows.iter().zip(&segment.windows) {
+        for (window, stats) in selected_windows(snapshot, selection, &segment.windows) {
             let [period, kind] = window_labels(window);
             let labels = [("segment", segment.segment.as_str()), period, kind];
             expense.sample(&labels, decimal_to_f64(stats.sm_expense));
@@ -490,10 +541,12 @@ fn company_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
         "sales_magic_number",
         "(recurring revenue of the quarter - of the quarter before) x 4 / S&M expense of the quarter before.",
     );
-    for (kind, value) in ["current", "previous"]
-        .into_iter()
-        .zip(snapshot.company.magic_number)
-    {
+    let quarters = if selection.exports(Period::Quarter) {
+        snapshot.company.magic_number
+    } else {
+        [None, None]
+    };
+    for (kind, value) in ["current", "previous"].into_iter().zip(quarters) {
         magic.sample(
             &[("segment", "all"), ("period", "quarter"), ("window", kind)],
             value,

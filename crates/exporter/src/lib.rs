@@ -5,5 +5,7 @@
 //! but the snapshot.
 
 mod families;
+mod selection;
 
 pub use families::{Family, encode_text, render};
+pub use selection::Selection;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use rdkafka::ClientConfig;
 use salespulse_engine::{Engine, Settings, Snapshot};
 use salespulse_events::Timestamp;
+use salespulse_exporter::Selection;
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -38,6 +39,8 @@ pub struct ServiceConfig {
     /// `--as-of`: pins "now"; otherwise the wall clock.
     pub as_of: Option<Timestamp>,
     pub settings: Settings,
+    /// `[export]`: which series `/metrics` carries.
+    pub export: Selection,
 }
 
 impl ServiceConfig {
@@ -82,7 +85,7 @@ impl Service {
     pub fn new(config: ServiceConfig) -> anyhow::Result<Service> {
         let now = config.as_of.unwrap_or_else(chrono::Utc::now);
         let engine = Engine::new(config.settings.clone(), now);
-        let shared = Arc::new(Shared::new(engine.snapshot())?);
+        let shared = Arc::new(Shared::new(engine.snapshot(), config.export.clone())?);
         Ok(Service {
             config,
             engine,

@@ -8,7 +8,7 @@ use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{Histogram, HistogramOpts};
 use salespulse_engine::Snapshot;
-use salespulse_exporter::Family;
+use salespulse_exporter::{Family, Selection};
 use tokio::sync::watch;
 
 /// Where the service is on its way to serving complete numbers.
@@ -32,10 +32,12 @@ pub(crate) struct Shared {
     readiness: AtomicU8,
     /// `salespulse_event_processing_seconds`: from receipt to visible in the exported state.
     pub(crate) processing: Histogram,
+    /// `[export]`: which series `/metrics` carries.
+    pub(crate) export: Selection,
 }
 
 impl Shared {
-    pub(crate) fn new(initial: Snapshot) -> anyhow::Result<Shared> {
+    pub(crate) fn new(initial: Snapshot, export: Selection) -> anyhow::Result<Shared> {
         let processing = Histogram::with_opts(
             HistogramOpts::new(
                 "salespulse_event_processing_seconds",
@@ -50,6 +52,7 @@ impl Shared {
             lag: DashMap::new(),
             readiness: AtomicU8::new(Readiness::Unassigned as u8),
             processing,
+            export,
         })
     }
 

@@ -41,7 +41,8 @@ pub fn run(events: &Path, config: &Config, as_of: Option<Timestamp>) -> anyhow::
             writeln!(stderr, "line {line_number}: rejected: {rejection}")?;
         }
     }
-    let exposition = salespulse_exporter::encode_text(&engine.snapshot(), Vec::new());
+    let exposition =
+        salespulse_exporter::encode_text(&engine.snapshot(), &config.export, Vec::new());
     std::io::stdout()
         .lock()
         .write_all(exposition.as_bytes())

@@ -37,6 +37,7 @@ pub fn service_config(config: &Config, as_of: Option<Timestamp>) -> ServiceConfi
         listen: config.http.listen,
         as_of,
         settings: config.engine_settings(),
+        export: config.export.clone(),
     }
 }
 

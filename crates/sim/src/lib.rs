@@ -142,6 +142,18 @@ const RESPONSE_SIGMA: f64 = 0.6;
 const SLOW_RESPONSE_SHARE: f64 = 0.07;
 const SLOW_RESPONSE_MEDIAN: f64 = 40.0 * MINUTE;
 
+/// Inbound leads closed without a touch (spam, duplicates of open leads, existing customers,
+/// students): about one in eight on a working floor, disqualified minutes to hours after they
+/// arrive, so the live queue holds only leads that still need an answer.
+const UNTOUCHED_DISQUALIFIED_SHARE: f64 = 0.12;
+const DISQUALIFY_MEDIAN: f64 = 25.0 * MINUTE;
+const DISQUALIFY_REASONS: [(&str, f64); 4] = [
+    ("junk", 0.45),
+    ("duplicate", 0.3),
+    ("existing_customer", 0.15),
+    ("converted_elsewhere", 0.1),
+];
+
 /// Outreach activities per rep per lead arrival of a BDR (the mix of event types).
 const BDR_OUTREACH_PER_LEAD: f64 = 1.1;
 const AE_OUTREACH_PER_LEAD: f64 = 1.4;
@@ -583,6 +595,11 @@ impl Simulator {
             earliest = after(routed, 5.0).unwrap_or(routed);
         }
 
+        if self.dice.chance(UNTOUCHED_DISQUALIFIED_SHARE) {
+            self.disqualify(&lead_id, &bdr_id, earliest);
+            return;
+        }
+
         // First touch and follow-ups, mostly by the lead's BDR, now and then by a teammate.
         let toucher = if self.dice.chance(0.05) {
             let bdrs = self
@@ -694,6 +711,23 @@ impl Simulator {
         {
             self.deal(opened_at, &ae_id, segment, source);
         }
+    }
+
+    /// A `lead_disqualified` for a lead nobody touched, a while after `earliest`.
+    fn disqualify(&mut self, lead_id: &str, bdr_id: &str, earliest: DateTime<Utc>) {
+        let Some(at) = after(earliest, self.dice.lognormal(DISQUALIFY_MEDIAN, 1.0)) else {
+            return;
+        };
+        let mut body = Map::new();
+        body.insert("lead_id".to_owned(), text(lead_id));
+        body.insert(
+            "reason".to_owned(),
+            text(self.dice.weighted(&DISQUALIFY_REASONS)),
+        );
+        if self.dice.chance(0.8) {
+            body.insert("rep_id".to_owned(), text(bdr_id));
+        }
+        self.emit(at, "lead_disqualified", lead_id.to_owned(), body);
     }
 
     /// An `appointment_set` a few minutes after the established contact at `at` (now and then
@@ -1061,7 +1095,7 @@ impl Iterator for Simulator {
 fn topic_of(kind: &str) -> &'static str {
     match kind {
         "activity" | "appointment_set" => TOPIC_ACTIVITIES,
-        "lead_created" | "lead_assigned" | "lead_qualified" => TOPIC_LEADS,
+        "lead_created" | "lead_assigned" | "lead_disqualified" | "lead_qualified" => TOPIC_LEADS,
         "deal_opened" | "deal_closed" => TOPIC_DEALS,
         "rep_upserted" => TOPIC_ROSTER,
         _ => TOPIC_FINANCE,

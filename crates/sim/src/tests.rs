@@ -151,6 +151,7 @@ fn activities_are_most_of_the_traffic_and_every_type_occurs() {
         "appointment_set",
         "lead_created",
         "lead_assigned",
+        "lead_disqualified",
         "lead_qualified",
         "deal_opened",
         "deal_closed",
@@ -286,6 +287,7 @@ fn keys_follow_the_topic_table() {
             }
             EventKind::LeadCreated { lead_id, .. }
             | EventKind::LeadAssigned { lead_id, .. }
+            | EventKind::LeadDisqualified { lead_id, .. }
             | EventKind::LeadQualified { lead_id, .. } => (TOPIC_LEADS, lead_id.clone()),
             EventKind::DealOpened { rep_id, .. } | EventKind::DealClosed { rep_id, .. } => {
                 (TOPIC_DEALS, rep_id.clone())
@@ -301,6 +303,63 @@ fn keys_follow_the_topic_table() {
         };
         assert_eq!((event.topic, &event.key), (topic, &key), "{decoded:?}");
     }
+}
+
+#[test]
+fn about_one_lead_in_eight_is_disqualified_untouched() {
+    let delivered = run(config(19), N);
+    let events = distinct(&delivered);
+    let mut created = HashSet::new();
+    let mut touched = HashSet::new();
+    let mut disqualified: HashMap<String, DateTime<Utc>> = HashMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    let mut lead_created_at: HashMap<String, DateTime<Utc>> = HashMap::new();
+    for event in &events {
+        match &event.kind {
+            EventKind::LeadCreated { lead_id, .. } => {
+                created.insert(lead_id.clone());
+                lead_created_at.insert(lead_id.clone(), event.occurred_at);
+            }
+            EventKind::Activity {
+                lead_id: Some(lead_id),
+                ..
+            } => {
+                touched.insert(lead_id.clone());
+            }
+            EventKind::LeadDisqualified { lead_id, .. } => {
+                disqualified.insert(lead_id.clone(), event.occurred_at);
+            }
+            _ => {}
+        }
+    }
+    for event in delivered.iter().filter(|event| !event.malformed) {
+        let payload: Value = serde_json::from_slice(&event.payload).expect("json");
+        if payload["type"] == "lead_disqualified" {
+            *reasons
+                .entry(payload["reason"].as_str().unwrap_or("none").to_owned())
+                .or_default() += 1;
+        }
+    }
+    let share = disqualified.len() as f64 / created.len() as f64;
+    assert!((0.09..=0.15).contains(&share), "disqualified share {share}");
+    for (lead, at) in &disqualified {
+        assert!(
+            !touched.contains(lead),
+            "{lead} was touched and disqualified"
+        );
+        if let Some(created_at) = lead_created_at.get(lead) {
+            assert!(at > created_at, "{lead} disqualified before its creation");
+        }
+    }
+    assert_eq!(
+        reasons.keys().map(String::as_str).collect::<Vec<_>>(),
+        [
+            "converted_elsewhere",
+            "duplicate",
+            "existing_customer",
+            "junk"
+        ]
+    );
 }
 
 #[test]
