@@ -143,10 +143,10 @@ const SLOW_RESPONSE_SHARE: f64 = 0.07;
 const SLOW_RESPONSE_MEDIAN: f64 = 40.0 * MINUTE;
 
 /// Inbound leads closed without a touch (spam, duplicates of open leads, existing customers,
-/// students): about one in eight on a working floor, disqualified minutes to hours after they
-/// arrive, so the live queue holds only leads that still need an answer.
+/// students): about one in eight on a working floor, mostly triaged within minutes of arriving
+/// (a lognormal tail reaches hours), so the live queue holds only leads that still need an answer.
 const UNTOUCHED_DISQUALIFIED_SHARE: f64 = 0.12;
-const DISQUALIFY_MEDIAN: f64 = 25.0 * MINUTE;
+const DISQUALIFY_MEDIAN: f64 = 10.0 * MINUTE;
 const DISQUALIFY_REASONS: [(&str, f64); 4] = [
     ("junk", 0.45),
     ("duplicate", 0.3),
