@@ -388,3 +388,40 @@ fn simulate_writes_exactly_the_requested_number_of_valid_events() {
     assert!(output.status.success());
     assert_eq!(String::from_utf8_lossy(&output.stderr), "");
 }
+
+/// `--events N` ends at the moment it runs, at any rate: at low rates the N events span months,
+/// where monthly spend and month lengths make the stream differ from a shifted copy.
+#[test]
+fn simulate_events_end_now_at_any_rate() {
+    for rate in ["20", "0.01", "0.001"] {
+        let file = std::env::temp_dir().join(format!(
+            "salespulse-sim-now-{}-{rate}.jsonl",
+            std::process::id()
+        ));
+        let before = chrono::Utc::now();
+        let status = Command::new(salespulse_binary())
+            .args(["simulate", "--events", "2000", "--rate", rate, "--out"])
+            .arg(&file)
+            .env_clear()
+            .status()
+            .expect("run simulate");
+        let after = chrono::Utc::now();
+        assert!(status.success());
+        let text = std::fs::read_to_string(&file).expect("simulated file");
+        std::fs::remove_file(&file).ok();
+        assert_eq!(text.lines().count(), 2000);
+        let last = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter_map(|event| {
+                chrono::DateTime::parse_from_rfc3339(event["occurred_at"].as_str()?).ok()
+            })
+            .max()
+            .expect("timestamps");
+        assert!(
+            last >= before - chrono::TimeDelta::seconds(2)
+                && last <= after + chrono::TimeDelta::seconds(2),
+            "rate {rate}: the last event is at {last}, the run was from {before} to {after}"
+        );
+    }
+}

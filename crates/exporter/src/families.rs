@@ -363,39 +363,55 @@ fn queue_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec
     push(families, awaiting);
     push(families, oldest);
     push(families, goal);
-    push(families, response_histogram(snapshot, selection));
+    if selection.rep_histograms {
+        push(families, rep_response_histogram(snapshot));
+    }
+    push(families, team_response_histogram(snapshot));
 }
 
-/// `sales_lead_response_time_seconds` per rep, or per team when `[export] rep_histograms` is off.
-fn response_histogram(snapshot: &Snapshot, selection: &Selection) -> Family {
+fn sample_histogram(family: &mut Family, labels: &[(&str, &str)], stats: &HistogramStats) {
+    family.histogram_sample(
+        labels,
+        &RESPONSE_HISTOGRAM_BUCKETS,
+        &stats.cumulative_counts,
+        stats.count,
+        stats.sum_seconds(),
+    );
+}
+
+/// `sales_lead_response_time_seconds`: per touching rep (`[export] rep_histograms`).
+fn rep_response_histogram(snapshot: &Snapshot) -> Family {
     let mut family = Family::histogram(
         "sales_lead_response_time_seconds",
         "Every lead response time of the touching rep, for histogram_quantile over any range.",
     );
-    let mut sample = |labels: &[(&str, &str)], stats: &HistogramStats| {
-        family.histogram_sample(
-            labels,
-            &RESPONSE_HISTOGRAM_BUCKETS,
-            &stats.cumulative_counts,
-            stats.count,
-            stats.sum_seconds(),
+    for rep in &snapshot.reps {
+        sample_histogram(
+            &mut family,
+            &[("rep", &rep.rep), ("team", &rep.team)],
+            &rep.responses,
         );
-    };
-    if selection.rep_histograms {
-        for rep in &snapshot.reps {
-            sample(&[("rep", &rep.rep), ("team", &rep.team)], &rep.responses);
-        }
-    } else {
-        let mut teams: BTreeMap<&str, HistogramStats> = BTreeMap::new();
-        for rep in &snapshot.reps {
-            teams
-                .entry(rep.team.as_str())
-                .or_default()
-                .merge(&rep.responses);
-        }
-        for (team, stats) in &teams {
-            sample(&[("team", team)], stats);
-        }
+    }
+    family
+}
+
+/// `sales_team_lead_response_time_seconds`: the same observations summed per team, always
+/// exported, so team percentiles and heatmaps cost 15 series per team and keep working when the
+/// per-rep histogram is turned off.
+fn team_response_histogram(snapshot: &Snapshot) -> Family {
+    let mut teams: BTreeMap<&str, HistogramStats> = BTreeMap::new();
+    for rep in &snapshot.reps {
+        teams
+            .entry(rep.team.as_str())
+            .or_default()
+            .merge(&rep.responses);
+    }
+    let mut family = Family::histogram(
+        "sales_team_lead_response_time_seconds",
+        "Every lead response time of the team's reps (the sum of their sales_lead_response_time_seconds).",
+    );
+    for (team, stats) in &teams {
+        sample_histogram(&mut family, &[("team", team)], stats);
     }
     family
 }

@@ -7,8 +7,8 @@ use salespulse_engine::Period;
 pub struct Selection {
     /// Periods whose windowed series are exported; the others are absent.
     pub periods: Vec<Period>,
-    /// The response-time histogram per rep (`true`) or per team only (`false`, labels `team`):
-    /// team-level percentiles and heatmaps keep working at a fraction of the series.
+    /// Whether the per-rep response-time histogram is exported (15 series per rep); the per-team
+    /// one is exported either way.
     pub rep_histograms: bool,
 }
 

@@ -106,25 +106,54 @@ fn only_the_chosen_periods_are_exported() {
 }
 
 #[test]
-fn without_rep_histograms_the_histogram_is_per_team() {
+fn the_team_histogram_is_always_there_and_the_rep_one_only_when_chosen() {
+    let team_lines = |text: &str| -> Vec<String> {
+        lines_of(text, "sales_team_lead_response_time_seconds_count")
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    let with_reps = exposition(&Selection::default());
     let selection = Selection {
         rep_histograms: false,
         ..Selection::default()
     };
     let text = exposition(&selection);
     assert_eq!(
-        lines_of(&text, "sales_lead_response_time_seconds_count"),
+        team_lines(&text),
         [
-            "sales_lead_response_time_seconds_count{team=\"east\"} 3",
-            "sales_lead_response_time_seconds_count{team=\"west\"} 1",
+            "sales_team_lead_response_time_seconds_count{team=\"east\"} 3",
+            "sales_team_lead_response_time_seconds_count{team=\"west\"} 1",
         ]
     );
+    assert_eq!(team_lines(&with_reps), team_lines(&text));
     // east: 60 s (a), 120 s and 600 s (b); west: 30 s.
-    assert!(text.contains("sales_lead_response_time_seconds_sum{team=\"east\"} 780\n"));
-    assert!(text.contains("sales_lead_response_time_seconds_bucket{team=\"east\",le=\"60\"} 1\n"));
-    assert!(text.contains("sales_lead_response_time_seconds_bucket{team=\"east\",le=\"120\"} 2\n"));
-    assert!(text.contains("sales_lead_response_time_seconds_bucket{team=\"east\",le=\"600\"} 3\n"));
-    assert!(text.contains("sales_lead_response_time_seconds_bucket{team=\"west\",le=\"30\"} 1\n"));
-    // Everything else per rep is unchanged.
-    assert_eq!(lines_of(&text, "sales_leads_awaiting_response").len(), 3);
+    assert!(text.contains("sales_team_lead_response_time_seconds_sum{team=\"east\"} 780\n"));
+    assert!(
+        text.contains("sales_team_lead_response_time_seconds_bucket{team=\"east\",le=\"60\"} 1\n")
+    );
+    assert!(
+        text.contains("sales_team_lead_response_time_seconds_bucket{team=\"east\",le=\"120\"} 2\n")
+    );
+    assert!(
+        text.contains("sales_team_lead_response_time_seconds_bucket{team=\"east\",le=\"600\"} 3\n")
+    );
+    assert!(
+        text.contains("sales_team_lead_response_time_seconds_bucket{team=\"west\",le=\"30\"} 1\n")
+    );
+    // The per-rep family is gone, and nothing else changes.
+    let of_rep_family = |line: &&str| {
+        ["", "# HELP ", "# TYPE "]
+            .iter()
+            .any(|prefix| line.starts_with(&format!("{prefix}sales_lead_response_time_seconds")))
+    };
+    assert_eq!(text.lines().filter(of_rep_family).count(), 0);
+    assert!(
+        with_reps.contains("sales_lead_response_time_seconds_count{rep=\"a\",team=\"east\"} 1\n")
+    );
+    let without_rep_histogram: Vec<&str> = with_reps
+        .lines()
+        .filter(|line| !of_rep_family(line))
+        .collect();
+    assert_eq!(without_rep_histogram, text.lines().collect::<Vec<_>>());
 }

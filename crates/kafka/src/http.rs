@@ -64,26 +64,33 @@ async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Respo
     response
 }
 
-/// Whether the client accepts gzip (`Accept-Encoding`, RFC 9110 §12.5.3): `gzip` or `*` listed
-/// with a non-zero quality. Prometheus always sends `Accept-Encoding: gzip`.
+/// Whether the client accepts gzip (`Accept-Encoding`, RFC 9110 §12.5.3): an explicit `gzip`
+/// entry decides by its quality; without one, `*` does. Prometheus always sends `gzip`.
 fn accepts_gzip(headers: &HeaderMap) -> bool {
-    headers
+    let mut gzip = None;
+    let mut any = None;
+    for item in headers
         .get_all(header::ACCEPT_ENCODING)
         .iter()
         .filter_map(|value| value.to_str().ok())
         .flat_map(|value| value.split(','))
-        .any(|item| {
-            let mut parts = item.split(';');
-            let coding = parts.next().unwrap_or("").trim();
-            let quality_is_zero = parts.any(|param| {
-                param
-                    .trim()
-                    .strip_prefix("q=")
-                    .and_then(|q| q.trim().parse::<f32>().ok())
-                    .is_some_and(|q| q <= 0.0)
-            });
-            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !quality_is_zero
-        })
+    {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let accepted = !parts.any(|param| {
+            param
+                .trim()
+                .strip_prefix("q=")
+                .and_then(|q| q.trim().parse::<f32>().ok())
+                .is_some_and(|q| q <= 0.0)
+        });
+        if coding.eq_ignore_ascii_case("gzip") {
+            gzip = Some(accepted);
+        } else if coding == "*" {
+            any = Some(accepted);
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 /// Fast compression: an exposition shrinks about tenfold even at level 1, and the scrape must
@@ -142,6 +149,11 @@ mod tests {
         assert!(!accepts(&["gzip;q=0"]));
         assert!(!accepts(&["gzip; q=0.0, br"]));
         assert!(!accepts(&["x-gzip-like"]));
+        assert!(
+            !accepts(&["gzip;q=0, *"]),
+            "an explicit refusal beats the wildcard"
+        );
+        assert!(!accepts(&["*;q=0"]));
     }
 
     #[test]

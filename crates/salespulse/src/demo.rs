@@ -20,10 +20,28 @@ const DEMO_TOPICS: [&str; 5] = [
     "sales.finance",
     "sales.roster",
 ];
-const BACKFILL: Duration = Duration::from_secs(15 * 60);
+/// History produced before going live: a week, so the week window, qualified leads, deals
+/// (which close days after they open) and customers have data from the first scrape. Not
+/// more: librdkafka's mock cluster keeps only the last 5 MB of each partition and the service
+/// rebuilds from the earliest retained offset, so history must fit in `DEMO_PARTITIONS` × 5 MB
+/// per topic (a week of activities is about 16 MB, unevenly keyed by rep).
+const FLOOR_BACKFILL: Duration = Duration::from_secs(7 * 86_400);
+const DEMO_PARTITIONS: i32 = 12;
+/// History for `--rate`: that mode is a load test, so keep the backfill short.
+const RATE_BACKFILL: Duration = Duration::from_secs(15 * 60);
 const SUMMARY_EVERY: Duration = Duration::from_secs(5);
 
-pub fn run(config: &Config, rate: f64, seed: u64) -> anyhow::Result<()> {
+/// Runs the demo: a realistic sales floor, or with `rate` a load of about that many events/s.
+pub fn run(config: &Config, rate: Option<f64>, seed: u64) -> anyhow::Result<()> {
+    let now = chrono::Utc::now();
+    let simulation = match rate {
+        Some(rate) => simulate::Pace::Rate(rate).config(seed, now - RATE_BACKFILL),
+        None => simulate::Pace::Floor.config(seed, now - FLOOR_BACKFILL),
+    };
+    let pace = match rate {
+        Some(rate) => format!("~{rate} events/s"),
+        None => "a sales floor of 10 teams, after a week of history".to_owned(),
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -33,7 +51,7 @@ pub fn run(config: &Config, rate: f64, seed: u64) -> anyhow::Result<()> {
         service_config.group_id = "salespulse-demo".to_owned();
         let mut topics = service_config.topics.clone();
         topics.push(service_config.deadletter_topic.clone());
-        let kafka = MockKafka::start(&topics, 3)?;
+        let kafka = MockKafka::start(&topics, DEMO_PARTITIONS)?;
         service_config.brokers = kafka.bootstrap_servers();
         info!(brokers = %service_config.brokers, "embedded mock Kafka cluster started");
 
@@ -43,7 +61,7 @@ pub fn run(config: &Config, rate: f64, seed: u64) -> anyhow::Result<()> {
         let simulator = {
             let stop = Arc::clone(&stop);
             std::thread::spawn(move || {
-                if let Err(error) = simulate::to_kafka(&producer, seed, rate, BACKFILL, None, &stop) {
+                if let Err(error) = simulate::to_kafka(&producer, simulation, None, &stop) {
                     error!(error = %format!("{error:#}"), "the simulator stopped");
                 }
             })
@@ -52,7 +70,7 @@ pub fn run(config: &Config, rate: f64, seed: u64) -> anyhow::Result<()> {
         let service = Service::new(service_config.clone())?;
         let snapshots = service.snapshots();
         println!(
-            "salespulse demo: live metrics at http://{}/metrics  (simulating ~{rate} events/s; Ctrl-C to stop)",
+            "salespulse demo: live metrics at http://{}/metrics  (simulating {pace}; Ctrl-C to stop)",
             service_config.listen
         );
         let summary = tokio::spawn(print_summaries(snapshots));
@@ -93,7 +111,7 @@ async fn print_summaries(mut snapshots: tokio::sync::watch::Receiver<Arc<Snapsho
             .filter_map(|rep| rep.queue.oldest_wait_seconds)
             .fold(0.0_f64, f64::max);
         println!(
-            "{:>8.0} events/s | {processed} events | {} reps | {waiting} leads waiting (oldest {oldest:.0} s) | {} rejected",
+            "{:>8.1} events/s | {processed} events | {} reps | {waiting} leads waiting (oldest {oldest:.0} s) | {} rejected",
             per_second,
             snapshot.reps.len(),
             snapshot.pipeline.rejected.iter().sum::<u64>(),

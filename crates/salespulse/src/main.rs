@@ -55,9 +55,11 @@ enum Command {
         /// The configuration file (TOML); every key has a default.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
-        /// Simulated events per second.
-        #[arg(long, default_value_t = 50.0)]
-        rate: f64,
+        /// Simulated events per second, as a load test (reps then get more leads than a person
+        /// could answer). Default: a realistic sales floor of 10 teams (4 leads per BDR an hour),
+        /// after a week of history.
+        #[arg(long)]
+        rate: Option<f64>,
         /// Seed of the simulator.
         #[arg(long, default_value_t = 1)]
         seed: u64,
@@ -75,9 +77,15 @@ enum Command {
         /// Write JSON lines to this file (`-` = stdout), ending now.
         #[arg(long, value_name = "F")]
         out: Option<PathBuf>,
-        /// Events per second of event time.
-        #[arg(long, default_value_t = 100.0)]
-        rate: f64,
+        /// Events per second of event time, as a load test (reps then get more leads than a
+        /// person could answer). Default: a realistic sales floor of 10 teams (4 leads per BDR an
+        /// hour, about 0.13 events/s).
+        #[arg(long)]
+        rate: Option<f64>,
+        /// To Kafka: first produce this much history (as fast as the broker takes it), then
+        /// go on live, e.g. `7d`.
+        #[arg(long, value_name = "D", requires = "brokers", value_parser = humantime::parse_duration)]
+        history: Option<std::time::Duration>,
         /// How much event time to generate, e.g. `90s`, `15m`, `2h`.
         #[arg(long, value_name = "D", conflicts_with = "events", value_parser = humantime::parse_duration)]
         duration: Option<std::time::Duration>,
@@ -151,6 +159,10 @@ fn main() -> ExitCode {
                 Ok(config) => config,
                 Err(code) => return code,
             };
+            if rate.is_some_and(|rate| rate <= 0.0) {
+                eprintln!("salespulse: --rate must be positive");
+                return ExitCode::from(2);
+            }
             service::init_logging(service::LogFormat::Text);
             report(demo::run(&config, rate, seed))
         }
@@ -158,6 +170,7 @@ fn main() -> ExitCode {
             brokers,
             out,
             rate,
+            history,
             duration,
             events,
             seed,
@@ -170,7 +183,18 @@ fn main() -> ExitCode {
             let amount = duration
                 .map(simulate::Amount::Span)
                 .or(events.map(simulate::Amount::Events));
-            report(run_simulate(&config, brokers, out, rate, amount, seed))
+            let pace = match rate {
+                Some(rate) if rate > 0.0 => simulate::Pace::Rate(rate),
+                Some(_) => {
+                    eprintln!("salespulse: --rate must be positive");
+                    return ExitCode::from(2);
+                }
+                None => simulate::Pace::Floor,
+            };
+            let history = history.unwrap_or_default();
+            report(run_simulate(
+                &config, brokers, out, pace, history, amount, seed,
+            ))
         }
         Command::CheckConfig { config } => match load_config(config.as_ref()) {
             Ok(config) => {
@@ -186,15 +210,15 @@ fn run_simulate(
     config: &Config,
     brokers: Option<String>,
     out: Option<PathBuf>,
-    rate: f64,
+    pace: simulate::Pace,
+    history: std::time::Duration,
     amount: Option<simulate::Amount>,
     seed: u64,
 ) -> anyhow::Result<()> {
-    anyhow::ensure!(rate > 0.0, "--rate must be positive");
     match (brokers, out) {
         (_, Some(path)) => {
             let amount = amount.unwrap_or(simulate::Amount::Events(10_000));
-            let written = simulate::to_file(&path, seed, rate, amount)?;
+            let written = simulate::to_file(&path, pace, seed, amount)?;
             eprintln!(
                 "salespulse simulate: wrote {written} events to {}",
                 path.display()
@@ -202,6 +226,8 @@ fn run_simulate(
         }
         (Some(brokers), None) => {
             service::init_logging(service::LogFormat::Text);
+            let history = chrono::TimeDelta::from_std(history).context("--history is too long")?;
+            let simulation = pace.config(seed, chrono::Utc::now() - history);
             let producer = salespulse_kafka::LineProducer::new(&brokers, &config.kafka.properties)?;
             let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -215,14 +241,7 @@ fn run_simulate(
                     signal_stop.store(true, std::sync::atomic::Ordering::Release);
                 });
                 tokio::task::spawn_blocking(move || {
-                    simulate::to_kafka(
-                        &producer,
-                        seed,
-                        rate,
-                        std::time::Duration::ZERO,
-                        amount,
-                        &stop,
-                    )
+                    simulate::to_kafka(&producer, simulation, amount, &stop)
                 })
                 .await
             })??;

@@ -18,10 +18,44 @@ pub enum Amount {
     Span(Duration),
 }
 
-/// A generator tuned so that it emits about `rate` events per second of event time: one team
-/// per 5 events/s (3 to 20 teams), then the lead rate scaled from a measured sample (every other
-/// event follows from leads or scales with them).
-pub fn simulator(seed: u64, start: DateTime<Utc>, rate: f64) -> Simulator {
+/// How fast the simulated floor works.
+#[derive(Debug, Clone, Copy)]
+pub enum Pace {
+    /// [`sales_floor`]: realistic volumes per rep.
+    Floor,
+    /// [`calibrated`] to about this many events per second of event time (a load test).
+    Rate(f64),
+}
+
+impl Pace {
+    /// The simulator configuration, starting at `start`.
+    pub fn config(self, seed: u64, start: DateTime<Utc>) -> SimConfig {
+        match self {
+            Pace::Floor => sales_floor(seed, start),
+            Pace::Rate(rate) => calibrated(seed, start, rate),
+        }
+    }
+}
+
+/// A sales floor at human pace: 10 teams of 3 BDRs, 2 AEs and a manager, each BDR receiving
+/// 4 leads an hour around the clock (about 100 a day against a `max_daily_leads` of 40 over a
+/// working day, so BDR capacity runs at roughly half to full), which keeps a handful of leads
+/// waiting per BDR, as on a real floor. About 0.13 events/s.
+pub fn sales_floor(seed: u64, start: DateTime<Utc>) -> SimConfig {
+    SimConfig {
+        seed,
+        start,
+        teams: 10,
+        leads_per_hour: 4.0,
+        ..SimConfig::default()
+    }
+}
+
+/// The configuration for about `rate` events per second of event time: one team per 5 events/s
+/// (3 to 20 teams), then the lead rate scaled from a measured sample (every other event follows
+/// from leads or scales with them). Above about 1 event/s per team a rep gets more leads than a
+/// person could answer: a load test, not a sales floor.
+pub fn calibrated(seed: u64, start: DateTime<Utc>, rate: f64) -> SimConfig {
     let base = SimConfig {
         seed,
         start,
@@ -37,10 +71,34 @@ pub fn simulator(seed: u64, start: DateTime<Utc>, rate: f64) -> Simulator {
             (last - start).num_milliseconds().max(1) as f64 / 1000.0
         });
     let sampled_rate = SAMPLE as f64 / span;
-    Simulator::new(SimConfig {
+    SimConfig {
         leads_per_hour: base.leads_per_hour * rate / sampled_rate,
         ..base
-    })
+    }
+}
+
+/// The start from which `count` events of `config` end at `now`. A first pass from `now` gives
+/// the span; the stream is not quite invariant under a shift (monthly spend, month lengths), so
+/// the start is refined until the last event is within a second of `now`.
+fn start_for_count(config: &SimConfig, now: DateTime<Utc>, count: usize) -> DateTime<Utc> {
+    const PASSES: usize = 6;
+    let mut start = now;
+    for _ in 0..PASSES {
+        let last = all_events(Simulator::new(SimConfig {
+            start,
+            ..config.clone()
+        }))
+        .take(count)
+        .map(|event| event.occurred_at)
+        .max()
+        .unwrap_or(start);
+        let overshoot = last - now;
+        if overshoot.abs() <= chrono::TimeDelta::seconds(1) {
+            break;
+        }
+        start -= overshoot;
+    }
+    start
 }
 
 /// Everything a simulator emits: the roster first, then the stream.
@@ -57,21 +115,16 @@ fn within(amount: Amount, emitted: u64) -> bool {
 
 /// Writes events that end now as JSON lines, as fast as possible: `span` of event time, or
 /// exactly `count` events (a first pass measures how much event time they take).
-pub fn to_file(path: &Path, seed: u64, rate: f64, amount: Amount) -> anyhow::Result<u64> {
+pub fn to_file(path: &Path, pace: Pace, seed: u64, amount: Amount) -> anyhow::Result<u64> {
     let now = Utc::now();
+    let config = pace.config(seed, now);
     let start = match amount {
         Amount::Span(span) => now - chrono::TimeDelta::from_std(span)?,
         Amount::Events(count) => {
-            let count = usize::try_from(count).unwrap_or(usize::MAX);
-            let last = all_events(simulator(seed, now, rate))
-                .take(count)
-                .map(|event| event.occurred_at)
-                .max()
-                .unwrap_or(now);
-            now - (last - now)
+            start_for_count(&config, now, usize::try_from(count).unwrap_or(usize::MAX))
         }
     };
-    let simulator = simulator(seed, start, rate);
+    let simulator = Simulator::new(SimConfig { start, ..config });
     let mut out: Box<dyn Write> = if path.as_os_str() == "-" {
         Box::new(std::io::stdout().lock())
     } else {
@@ -94,23 +147,21 @@ pub fn to_file(path: &Path, seed: u64, rate: f64, amount: Amount) -> anyhow::Res
     Ok(emitted)
 }
 
-/// Produces events to Kafka as their event time comes: `backfill` of history first (as fast
-/// as the broker takes it), then live. Stops after `amount` or when `stop` is set.
+/// Produces the events of `config` to Kafka as their event time comes: from `config.start`
+/// (history, as fast as the broker takes it), then live. Stops after `amount` (counted from
+/// now) or when `stop` is set.
 pub fn to_kafka(
     producer: &LineProducer,
-    seed: u64,
-    rate: f64,
-    backfill: Duration,
+    config: SimConfig,
     amount: Option<Amount>,
     stop: &AtomicBool,
 ) -> anyhow::Result<u64> {
     let started = Utc::now();
-    let start = started - chrono::TimeDelta::from_std(backfill)?;
     let end = amount.map(|amount| match amount {
         Amount::Span(span) => started + chrono::TimeDelta::from_std(span).unwrap_or_default(),
         Amount::Events(_) => DateTime::<Utc>::MAX_UTC,
     });
-    let simulator = simulator(seed, start, rate);
+    let simulator = Simulator::new(config);
     let mut emitted = 0;
     for event in all_events(simulator) {
         if stop.load(Ordering::Acquire)
@@ -135,4 +186,49 @@ pub fn to_kafka(
     }
     producer.flush()?;
     Ok(emitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use salespulse_engine::{Engine, Settings};
+
+    use super::*;
+
+    /// Little's law: 30 BDRs × 4 leads/h = 1 lead every 30 s; a lead leaves the queue at its
+    /// first touch (93 %: lognormal, median 190 s, σ 0.6, mean 227 s; 7 %: median 40 min, σ 1,
+    /// mean 3,957 s; mean 488 s) or, for the 12 % disqualified untouched, after a lognormal of
+    /// median 10 min, σ 1 (mean 989 s): mean stay 0.88 × 488 + 0.12 × 989 ≈ 548 s, so about
+    /// 548 / 30 ≈ 18 leads wait at any time, well under one per BDR.
+    #[test]
+    fn the_sales_floor_keeps_a_handful_of_leads_waiting() {
+        let start: DateTime<Utc> = "2026-11-02T00:00:00Z".parse().expect("start");
+        let end = start + chrono::TimeDelta::days(4);
+        let mut engine = Engine::new(Settings::default(), start);
+        let mut next_sample = start + chrono::TimeDelta::days(1);
+        let mut queue_sizes = Vec::new();
+        for event in all_events(Simulator::new(sales_floor(7, start))) {
+            if event.occurred_at > end {
+                break;
+            }
+            while event.occurred_at >= next_sample {
+                engine.advance_clock(next_sample);
+                let snapshot = engine.snapshot();
+                let waiting: u64 = snapshot
+                    .reps
+                    .iter()
+                    .map(|rep| rep.queue.awaiting)
+                    .sum::<u64>()
+                    + snapshot.unassigned_queue.map_or(0, |queue| queue.awaiting);
+                queue_sizes.push(waiting as f64);
+                next_sample += chrono::TimeDelta::minutes(30);
+            }
+            engine.advance_clock(event.occurred_at);
+            engine.ingest(&event.payload);
+        }
+        assert!(queue_sizes.len() >= 140, "{} samples", queue_sizes.len());
+        let mean = queue_sizes.iter().sum::<f64>() / queue_sizes.len() as f64;
+        assert!((12.0..=25.0).contains(&mean), "mean queue {mean}");
+        let most = queue_sizes.iter().copied().fold(0.0, f64::max);
+        assert!(most <= 60.0, "at most two per BDR: {most}");
+    }
 }
