@@ -13,8 +13,10 @@ committed JSON can be compared with the generator's.
 
 Queries follow two rules. Every raw salespulse series is first de-duplicated across replicas with
 `max without (instance)` (several identical replicas may be scraped), and team or company ratios and
-percentiles come from the recording rules in deploy/prometheus/rules/ (ratios of summed numerators
-and denominators, never averages of ratios).
+the last hour's team percentiles come from the recording rules in deploy/prometheus/rules/ (ratios
+of summed numerators and denominators, never averages of ratios). Team percentiles over other ranges
+and the response-time heatmap read the team histogram `sales_team_lead_response_time_seconds`,
+never the per-rep one, so they work with `[export] rep_histograms = false`.
 """
 
 import argparse
@@ -78,12 +80,25 @@ def percentile(quantile: str) -> str:
 
 
 def team_quantiles(*quantiles: str) -> list[dict]:
-    """Per-team response-time percentiles of the last hour, from the histogram."""
+    """Per-team response-time percentiles of the last hour, from the recording rule."""
     rule = "team_quantile:sales_lead_response_time_seconds:histogram_quantile1h"
     return [target(selector(rule, TEAM, f'quantile="{q}"'), f"{{{{team}}}} {percentile(q)}") for q in quantiles]
 
 
+def team_quantiles_over(duration: str, *quantiles: str) -> list[dict]:
+    """Per-team response-time percentiles of the responses in the last `duration`, from the team
+    histogram (exported whatever `[export] rep_histograms` says)."""
+    buckets = dedup(f"increase({selector(TEAM_HISTOGRAM_BUCKETS, TEAM)}[{duration}])")
+    return [
+        target(f"histogram_quantile({q}, {sum_by('team, le', buckets)})", f"{{{{team}}}} {percentile(q)}")
+        for q in quantiles
+    ]
+
+
 RESPONSE_GOAL = "max(sales_lead_response_sla_seconds)"
+# The response-time histogram summed over each team's reps. Team-level histogram queries use it, not
+# the per-rep family, which `[export] rep_histograms = false` removes.
+TEAM_HISTOGRAM_BUCKETS = "sales_team_lead_response_time_seconds_bucket"
 
 # ---------------------------------------------------------------------------------------------
 # Panel DSL
@@ -436,14 +451,18 @@ def sales_performance() -> dict:
         ),
         timeseries(
             "Lead response time p50 / p90 by team",
-            [*team_quantiles("0.5", "0.9"), target(RESPONSE_GOAL, "response goal")],
-            description="Percentiles of the last hour's first responses, from the response-time histogram.",
+            [*team_quantiles_over("7d", "0.5", "0.9"), target(RESPONSE_GOAL, "response goal")],
+            description=(
+                "Percentiles of the team's first responses in the rolling last 7 days, from the team "
+                "response-time histogram, whatever the Window variable says. The exact per-rep "
+                "percentiles next to it follow the Window variable ($window)."
+            ),
             unit="s",
         ),
         bargauge(
             "Lead response time p50 / p90 by rep",
             [target(rep_series("sales_lead_response_seconds", 'percentile=~"50|90"', *WEEKLY), "{{rep}} p{{percentile}}")],
-            description="Exact percentiles of the rep's first responses in the week.",
+            description="Exact percentiles of the rep's first responses in the week selected by $window.",
             unit="s",
         ),
         timeseries(
@@ -635,8 +654,8 @@ def lead_queue() -> dict:
         "Response times",
         heatmap(
             "Response time heatmap",
-            [target(sum_by("le", dedup(f"increase(sales_lead_response_time_seconds_bucket{{{TEAM}}}[$__rate_interval])")))],
-            description="First responses per response-time bucket.",
+            [target(sum_by("le", dedup(f"increase({selector(TEAM_HISTOGRAM_BUCKETS, TEAM)}[$__rate_interval])")))],
+            description="First responses of the selected teams per response-time bucket, from the team histogram.",
             width=12,
         ),
         timeseries(

@@ -270,13 +270,38 @@ def test_team_ratios_come_from_the_recording_rules():
         'team:sales_win_ratio:sum{team=~"$team", period=~"month|30d", window="$window"}',
         'company:sales_win_ratio:sum{period=~"month|30d", window="$window"}',
     ]
-    assert exprs["Lead response time p50 / p90 by team"][:2] == [
-        'team_quantile:sales_lead_response_time_seconds:histogram_quantile1h{team=~"$team", quantile="0.5"}',
-        'team_quantile:sales_lead_response_time_seconds:histogram_quantile1h{team=~"$team", quantile="0.9"}',
+    queue = {p["title"]: [t["expr"] for t in p["targets"]] for p in content_panels(load("lead-queue.json"))}
+    assert queue["Team response time p50 / p90 / p99"][:3] == [
+        f'team_quantile:sales_lead_response_time_seconds:histogram_quantile1h{{team=~"$team", quantile="{q}"}}'
+        for q in ("0.5", "0.9", "0.99")
     ]
     assert exprs["Win rate by rep"] == [
         'sort_desc(max without (instance) (sales_win_ratio{rep=~"$rep", team=~"$team", period=~"month|30d", window="$window"}))'
     ]
+
+
+def test_weekly_team_percentiles_come_from_the_team_histogram_over_7_days():
+    # The weekly cadence, not the recording rule's last hour; the team histogram, which
+    # `[export] rep_histograms = false` keeps, not the per-rep one.
+    panel = next(
+        p for p in content_panels(load("sales-performance.json")) if p["title"] == "Lead response time p50 / p90 by team"
+    )
+    assert [t["expr"] for t in panel["targets"]] == [
+        "histogram_quantile(0.5, sum by (team, le) (max without (instance) "
+        '(increase(sales_team_lead_response_time_seconds_bucket{team=~"$team"}[7d]))))',
+        "histogram_quantile(0.9, sum by (team, le) (max without (instance) "
+        '(increase(sales_team_lead_response_time_seconds_bucket{team=~"$team"}[7d]))))',
+        "max(sales_lead_response_sla_seconds)",
+    ]
+    assert "rolling last 7 days" in panel["description"]
+
+
+def test_no_panel_reads_the_per_rep_histogram():
+    # Every histogram panel is a team-level one: it must keep working with rep_histograms = false.
+    for name in EXPECTED:
+        for panel in content_panels(load(name)):
+            for target in panel["targets"]:
+                assert not re.search(r"(?<![\w:])sales_lead_response_time_seconds_", target["expr"]), panel["title"]
 
 
 @pytest.mark.parametrize("name", ["sales-performance.json", "lead-queue.json"])
@@ -307,7 +332,7 @@ def test_lead_queue_is_live_with_a_histogram_heatmap():
     assert target["format"] == "heatmap" and target["legendFormat"] == "{{le}}"
     assert target["expr"] == (
         "sum by (le) (max without (instance) "
-        '(increase(sales_lead_response_time_seconds_bucket{team=~"$team"}[$__rate_interval])))'
+        '(increase(sales_team_lead_response_time_seconds_bucket{team=~"$team"}[$__rate_interval])))'
     )
     oldest = [t["expr"] for t in panels["Oldest wait per rep vs goal"]["targets"]]
     assert "threshold:lead_wait_seconds" in oldest

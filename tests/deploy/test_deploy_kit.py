@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from conftest import REPO, TOOLS, salespulse_binary, tool
+from promql import dashboard_queries
 
 DEPLOY = REPO / "deploy"
 COMPOSE_FILE = DEPLOY / "docker-compose.yml"
@@ -251,6 +252,40 @@ def test_threshold_override_changes_that_rule_only(helm):
     assert original["record"] == name and original["expr"] != "vector(600)"
 
 
+def test_runbook_base_url_moves_every_runbook_link_and_keeps_its_section(helm):
+    base = "https://wiki.example/runbooks"
+    rendered = by_kind(helm_template(helm, f"prometheusRule.runbookBaseUrl={base}"))
+    groups = rendered["PrometheusRule"]["spec"]["groups"]
+    alerts = {}
+    for group, original_group in zip(groups, rule_groups_of_files(RULES), strict=True):
+        for rule, original in zip(group["rules"], original_group["rules"], strict=True):
+            if "alert" not in rule:
+                assert rule == original
+                continue
+            section = original["annotations"]["runbook_url"].split("#", 1)[1]
+            alerts[rule["alert"]] = rule["annotations"]["runbook_url"]
+            # Only the link's prefix changes.
+            expected_annotations = {**original["annotations"], "runbook_url": f"{base}#{section}"}
+            assert rule == {**original, "annotations": expected_annotations}
+    assert len(alerts) == 10
+    assert alerts["SalesLeadWaitingTooLong"] == "https://wiki.example/runbooks#salesleadwaitingtoolong"
+    assert alerts["SalespulseDown"] == "https://wiki.example/runbooks#salespulsedown"
+
+
+def test_default_runbook_base_url_is_the_one_of_the_rule_files():
+    # The rule files link the repository's docs/runbooks.md; the chart's default must be that same
+    # prefix, so that by default the PrometheusRule equals the files.
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    prefixes = {
+        rule["annotations"]["runbook_url"].split("#", 1)[0]
+        for group in rule_groups_of_files(RULES)
+        for rule in group["rules"]
+        if "alert" in rule
+    }
+    assert prefixes == {values["prometheusRule"]["runbookBaseUrl"]}
+    assert values["prometheusRule"]["runbookBaseUrl"] == "https://github.com/salespulse/salespulse/blob/main/docs/runbooks.md"
+
+
 def test_unknown_threshold_is_an_error(helm):
     typo = "prometheusRule.thresholds.threshold:lead_wait_secs=vector(1)"
     result = run(helm, "template", "sp", CHART, "--set", typo)
@@ -359,7 +394,7 @@ def test_pod_monitor_scrapes_the_http_port_as_the_job_the_rules_select(chart):
     (endpoint,) = spec["podMetricsEndpoints"]
     assert (endpoint["port"], endpoint["path"]) == ("http", "/metrics")
     jobs = [r["replacement"] for r in endpoint["relabelings"] if r.get("targetLabel") == "job"]
-    assert jobs == sorted(rule_job_names())
+    assert jobs == sorted(rule_job_names()) == sorted(dashboard_job_names()) == ["salespulse"]
     # Replicas must differ by `instance` only, the label the rules de-duplicate them by.
     (dropped,) = [r["regex"] for r in endpoint["relabelings"] if r["action"] == "labeldrop"]
     assert all(re.fullmatch(dropped, label) for label in ("pod", "container", "endpoint"))
@@ -372,6 +407,25 @@ def rule_job_names() -> set[str]:
         names |= set(re.findall(r'\bjob\s*=\s*"([^"]+)"', path.read_text()))
     assert names, "the rules select no job"
     return names
+
+
+def dashboard_job_names() -> set[str]:
+    """The `job` values the Grafana dashboards' queries select on."""
+    names = set()
+    for path in (DEPLOY / "grafana" / "dashboards").glob("*.json"):
+        for _, expr in dashboard_queries(json.loads(path.read_text())):
+            names |= set(re.findall(r'\bjob\s*=\s*"([^"]+)"', expr))
+    assert names, "the dashboards select no job"
+    return names
+
+
+def test_the_job_name_is_not_a_chart_value(helm):
+    # The rules and the dashboards select job="salespulse": the chart offers no way to rename it.
+    values = yaml.safe_load((CHART / "values.yaml").read_text())
+    assert "jobName" not in values["podMonitor"]
+    rendered = by_kind(helm_template(helm, "podMonitor.jobName=other"))
+    (endpoint,) = rendered["PodMonitor"]["spec"]["podMetricsEndpoints"]
+    assert [r["replacement"] for r in endpoint["relabelings"] if r.get("targetLabel") == "job"] == ["salespulse"]
 
 
 # --- 4. the compose stack ------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 and a real Prometheus and Alertmanager (deploy/local/stack.sh) loading deploy/prometheus/rules/.
 Through their HTTP APIs: every rule group loads healthy, every rule and dashboard query evaluates,
 every panel shows data, the recording rules agree with ratios worked out here from the raw series,
-and SalesLeadWaitingTooLong fires for a lead nobody answers and reaches Alertmanager.
+the team response-time histogram is the sum of its reps' histograms, `promtool check metrics` has
+nothing to say about the exposition of `run`, and SalesLeadWaitingTooLong fires for a lead nobody
+answers and reaches Alertmanager.
 
 The events: `salespulse simulate --out` (240 days of a 3-team sales floor, about 24,000 events),
 shifted so that they end at AS_OF, plus a rep whose only lead is never answered. `run --as-of AS_OF`
@@ -35,7 +37,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, free_port, salespulse_binary
+from conftest import REPO, family_types, free_port, salespulse_binary, tool
 from promql import dashboard_queries, substitute, variable_query_expr
 
 RULES = sorted((REPO / "deploy" / "prometheus" / "rules").glob("*.yml"))
@@ -596,6 +598,37 @@ def test_recording_rules_agree_with_the_raw_series(stack):
     # Rules are evaluated every 2 s, possibly still on the scrape before the final one.
     wait_until(lambda: not differences(), timeout=30, interval=1)
     assert differences() == {}, "(recorded, expected)"
+
+
+def test_promtool_check_metrics_reports_nothing_on_the_run_exposition(stack):
+    """The exposition of `run`, consumer families included, passes Prometheus's own linter."""
+    families = family_types(stack.exposition)
+    assert families.get("salespulse_consumer_lag_messages") == "gauge"
+    assert families.get("salespulse_event_processing_seconds") == "histogram"
+    assert families.get("sales_team_lead_response_time_seconds") == "histogram"
+    result = subprocess.run(
+        [tool("promtool"), "check", "metrics"], input=stack.exposition, capture_output=True, text=True, timeout=60
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_team_histogram_is_the_sum_of_its_reps_histograms(stack):
+    """Prometheus's sales_team_lead_response_time_seconds, per team and bucket, equals the per-rep
+    sales_lead_response_time_seconds of the same scrape summed over the team's reps."""
+    rep_sums = defaultdict(float)  # (series, team, le) -> sum over the team's reps
+    for name, labels, value in parse_exposition(stack.exposition):
+        if name in ("sales_lead_response_time_seconds_count", "sales_lead_response_time_seconds_bucket"):
+            rep_sums[(name.removeprefix("sales_"), labels["team"], labels.get("le"))] += value
+    for team in TEAMS:  # every simulated team answered leads: the comparison is worth something
+        assert rep_sums[("lead_response_time_seconds_count", team, None)] > 0, team
+
+    in_prometheus = {}
+    for name in ("sales_team_lead_response_time_seconds_count", "sales_team_lead_response_time_seconds_bucket"):
+        for series in stack.query(f"max without (instance) ({name})"):
+            labels = series["metric"]
+            key = (name.removeprefix("sales_team_"), labels["team"], labels.get("le"))
+            in_prometheus[key] = float(series["value"][1])
+    assert in_prometheus == dict(rep_sums)
 
 
 def test_every_panel_and_variable_shows_data(stack):

@@ -51,7 +51,7 @@ RECORDING_RULES = {
     "team:sales_deals_won:sum",
     "team:sales_deals_lost:sum",
     "team:sales_deals_won_amount:sum",
-    "team:sales_contact_attempts:sum",
+    "team_channel:sales_contact_attempts:sum",
     "company:sales_win_ratio:sum",
     "company:sales_appointment_set_ratio:sum",
     "company:sales_lead_response_sla_ratio:sum",
