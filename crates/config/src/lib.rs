@@ -155,16 +155,29 @@ impl Default for HttpConfig {
     }
 }
 
-/// `[state]`: where the embedded state store lives.
+/// `[state]`: where checkpoints of the state are kept, and how often they are written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateConfig {
+    /// The local directory, used unless `url` is set.
     pub dir: PathBuf,
+    /// Object storage (`s3://bucket/prefix`, …) instead of `dir`.
+    pub url: Option<String>,
+    /// A checkpoint at least this often while events arrive.
+    pub checkpoint_interval: TimeDelta,
+    /// And after this many input messages.
+    pub checkpoint_every_events: u64,
+    /// How many checkpoints are kept (the newest); at least 1.
+    pub checkpoints_kept: u64,
 }
 
 impl Default for StateConfig {
     fn default() -> Self {
         StateConfig {
             dir: PathBuf::from("./salespulse-state"),
+            url: None,
+            checkpoint_interval: TimeDelta::seconds(60),
+            checkpoint_every_events: 1_000_000,
+            checkpoints_kept: 3,
         }
     }
 }

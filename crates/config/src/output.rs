@@ -121,6 +121,10 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
         },
         state: RawState {
             dir: config.state.dir.to_string_lossy().into_owned(),
+            url: config.state.url.clone().unwrap_or_default(),
+            checkpoint_interval_seconds: Integer(config.state.checkpoint_interval.num_seconds()),
+            checkpoint_every_events: saturating(config.state.checkpoint_every_events),
+            checkpoints_kept: saturating(config.state.checkpoints_kept),
         },
     }
 }

@@ -43,7 +43,16 @@ pub(crate) const SECTIONS: &[(&str, &[&str])] = &[
     ),
     ("http", &["listen"]),
     ("export", &["periods", "rep_histograms"]),
-    ("state", &["dir"]),
+    (
+        "state",
+        &[
+            "dir",
+            "url",
+            "checkpoint_interval_seconds",
+            "checkpoint_every_events",
+            "checkpoints_kept",
+        ],
+    ),
 ];
 
 /// Keys whose value is text: an environment override of these is taken verbatim (so
@@ -57,6 +66,7 @@ pub(crate) const STRING_KEYS: &[&str] = &[
     "kafka.deadletter_topic",
     "http.listen",
     "state.dir",
+    "state.url",
 ];
 
 #[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
@@ -209,12 +219,21 @@ impl Default for RawExport {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawState {
     pub dir: String,
+    /// Object storage instead of `dir` when not empty (`s3://bucket/prefix`).
+    pub url: String,
+    pub checkpoint_interval_seconds: Integer,
+    pub checkpoint_every_events: Integer,
+    pub checkpoints_kept: Integer,
 }
 
 impl Default for RawState {
     fn default() -> Self {
         RawState {
             dir: "./salespulse-state".to_owned(),
+            url: String::new(),
+            checkpoint_interval_seconds: Integer(60),
+            checkpoint_every_events: Integer(1_000_000),
+            checkpoints_kept: Integer(3),
         }
     }
 }

@@ -204,6 +204,39 @@ fn lead_queue_max_age_and_export_parse_and_name_the_key_when_bad() {
 }
 
 #[test]
+fn state_keys_parse_and_name_the_key_when_bad() {
+    let defaults = Config::default().state;
+    assert_eq!(defaults.url, None);
+    assert_eq!(defaults.checkpoint_interval, TimeDelta::seconds(60));
+    assert_eq!(defaults.checkpoint_every_events, 1_000_000);
+    assert_eq!(defaults.checkpoints_kept, 3);
+    let config = parse_ok(
+        "[state]\nurl = \"s3://bucket/salespulse\"\ncheckpoint_interval_seconds = 5\n\
+         checkpoint_every_events = 1000\ncheckpoints_kept = 1\n",
+    );
+    assert_eq!(config.state.url.as_deref(), Some("s3://bucket/salespulse"));
+    assert_eq!(config.state.checkpoint_interval, TimeDelta::seconds(5));
+    assert_eq!(config.state.checkpoint_every_events, 1000);
+    assert_eq!(config.state.checkpoints_kept, 1);
+    assert_eq!(
+        parse_ok("[state]\nurl = \"  \"").state.url,
+        None,
+        "blank = the directory"
+    );
+    let message = error_at("[state]\nurl = \"bucket/prefix\"", "state.url");
+    assert!(message.contains("is not a URL"), "{message}");
+    for key in [
+        "checkpoint_interval_seconds",
+        "checkpoint_every_events",
+        "checkpoints_kept",
+    ] {
+        for bad in ["0", "-3", "\"60\""] {
+            error_at(&format!("[state]\n{key} = {bad}"), &format!("state.{key}"));
+        }
+    }
+}
+
+#[test]
 fn defaults_agree_with_the_engine_defaults() {
     assert_eq!(Config::default().engine_settings(), Settings::default());
 }

@@ -15,7 +15,7 @@ use salespulse_calendar::Period;
 use salespulse_exporter::Selection;
 
 use crate::raw::{
-    Integer, RawBusiness, RawCapacity, RawConfig, RawExport, RawKafka, RawRosterEntry,
+    Integer, RawBusiness, RawCapacity, RawConfig, RawExport, RawKafka, RawRosterEntry, RawState,
 };
 use crate::{
     BusinessConfig, CapacityConfig, Config, HttpConfig, KafkaConfig, RosterEntry, StateConfig,
@@ -64,9 +64,7 @@ pub(crate) fn validate(raw: RawConfig) -> Checked<Config> {
             listen: socket_address("http.listen", &raw.http.listen)?,
         },
         export: export(raw.export)?,
-        state: StateConfig {
-            dir: PathBuf::from(raw.state.dir),
-        },
+        state: state(raw.state)?,
     })
 }
 
@@ -160,6 +158,47 @@ fn export(raw: RawExport) -> Checked<Selection> {
     Ok(Selection {
         periods,
         rep_histograms: raw.rep_histograms,
+    })
+}
+
+fn state(raw: RawState) -> Checked<StateConfig> {
+    let url = match raw.url.trim() {
+        "" => None,
+        url if url.contains("://") => Some(url.to_owned()),
+        url => {
+            return Err(problem(
+                "state.url",
+                format!(
+                    "{url:?} is not a URL (expected e.g. \"s3://bucket/prefix\"; leave it empty to use state.dir)"
+                ),
+            ));
+        }
+    };
+    let at_least_one = |key: &str, value: Integer| -> Checked<u64> {
+        match u64::try_from(value.0) {
+            Ok(count) if count >= 1 => Ok(count),
+            _ => Err(problem(
+                key,
+                format!("{} is not allowed (expected an integer >= 1)", value.0),
+            )),
+        }
+    };
+    let interval = at_least_one(
+        "state.checkpoint_interval_seconds",
+        raw.checkpoint_interval_seconds,
+    )?;
+    Ok(StateConfig {
+        dir: PathBuf::from(raw.dir),
+        url,
+        checkpoint_interval: seconds(
+            "state.checkpoint_interval_seconds",
+            Integer(i64::try_from(interval).unwrap_or(i64::MAX)),
+        )?,
+        checkpoint_every_events: at_least_one(
+            "state.checkpoint_every_events",
+            raw.checkpoint_every_events,
+        )?,
+        checkpoints_kept: at_least_one("state.checkpoints_kept", raw.checkpoints_kept)?,
     })
 }
 
