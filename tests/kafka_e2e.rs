@@ -530,6 +530,24 @@ fn a_restart_halfway_gives_the_same_result() {
     assert_same_sales_series(&service.metrics().expect("scrape"), &replayed);
     let (status, log) = service.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
+    // The second run re-read the first half to rebuild its state, but did not dead-letter its
+    // malformed messages again: each is in the dead-letter topic once.
+    let malformed = produced.iter().filter(|m| m.malformed).count();
+    assert!(malformed >= 50, "about 1 % malformed: {malformed}");
+    let letters = dead_letters(&scenario, malformed);
+    let origins: std::collections::BTreeSet<(String, String, String)> = letters
+        .iter()
+        .map(|(_, _, headers)| {
+            let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
+            (
+                header("x-source-topic"),
+                header("x-source-partition"),
+                header("x-source-offset"),
+            )
+        })
+        .collect();
+    assert_eq!(letters.len(), malformed, "each malformed message once");
+    assert_eq!(origins.len(), malformed);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use salespulse_events::Timestamp;
 use tracing::{info, warn};
 
 use crate::deadletter::DeadLetters;
-use crate::rebalance::{Assignment, ServiceContext};
+use crate::rebalance::{Assignment, PartitionPlan, ServiceContext};
 use crate::shared::{Readiness, Shared};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -35,6 +35,19 @@ impl Clock {
             Clock::Wall => chrono::Utc::now(),
             Clock::Pinned(at) => at,
         }
+    }
+}
+
+/// Where the assigned partitions stand: none assigned, still catching up with the high
+/// watermarks seen at assignment, or caught up with all of them.
+fn readiness_of<'a>(plans: impl IntoIterator<Item = &'a PartitionPlan>) -> Readiness {
+    let mut plans = plans.into_iter().peekable();
+    if plans.peek().is_none() {
+        Readiness::Unassigned
+    } else if plans.all(|plan| plan.ready_at <= 0 || plan.applied >= plan.ready_at) {
+        Readiness::Ready
+    } else {
+        Readiness::CatchingUp
     }
 }
 
@@ -140,7 +153,24 @@ impl IngestState {
     ) -> anyhow::Result<()> {
         self.receipts.push(Instant::now());
         let payload = message.payload().unwrap_or_default();
+        let next = message.offset() + 1;
+        // Below the group's committed offset at assignment, this message was applied and, if
+        // rejected, dead-lettered before (an offset is committed only after its dead letter is
+        // delivered): the state is being rebuilt, the dead letter must not be sent twice.
+        let (store, already_forwarded) = match self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_mut(message.topic(), message.partition())
+        {
+            Some(plan) => {
+                plan.applied = next;
+                (next > plan.commit_floor, next <= plan.commit_floor)
+            }
+            None => (true, false),
+        };
         if let IngestOutcome::Rejected(rejection) = self.engine.ingest_at(payload, self.clock.now())
+            && !already_forwarded
         {
             warn!(
                 topic = message.topic(),
@@ -152,19 +182,6 @@ impl IngestState {
             );
             self.dead_letters.forward(message, rejection.reason)?;
         }
-        let next = message.offset() + 1;
-        let store = match self
-            .assignment
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(message.topic(), message.partition())
-        {
-            Some(plan) => {
-                plan.applied = next;
-                next > plan.commit_floor
-            }
-            None => true,
-        };
         if store {
             consumer
                 .store_offset(message.topic(), message.partition(), message.offset())
@@ -173,24 +190,24 @@ impl IngestState {
         Ok(())
     }
 
-    /// Ready once every assigned partition is applied up to its high watermark at assignment.
-    fn update_readiness(&self) {
+    /// Ready once every assigned partition is applied up to its high watermark at assignment
+    /// and a snapshot including all of it is published: a scrape after `/readyz` says 200
+    /// sees every event that was in the topics at start.
+    fn update_readiness(&mut self) {
         if self.shared.readiness() == Readiness::Ready {
             return;
         }
-        let assignment = self
-            .assignment
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let mut plans = assignment.plans().peekable();
-        let readiness = if plans.peek().is_none() {
-            Readiness::Unassigned
-        } else if plans.all(|plan| plan.ready_at <= 0 || plan.applied >= plan.ready_at) {
-            info!("caught up: ready");
-            Readiness::Ready
-        } else {
-            Readiness::CatchingUp
+        let readiness = {
+            let assignment = self
+                .assignment
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            readiness_of(assignment.plans())
         };
+        if readiness == Readiness::Ready {
+            self.publish();
+            info!("caught up: ready");
+        }
         self.shared.set_readiness(readiness);
     }
 
@@ -208,5 +225,31 @@ impl IngestState {
         let cost = started.elapsed();
         self.publish_interval = MIN_PUBLISH_INTERVAL.max(cost * 10);
         self.last_publish = Instant::now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(ready_at: i64, applied: i64) -> PartitionPlan {
+        PartitionPlan {
+            commit_floor: 0,
+            ready_at,
+            applied,
+        }
+    }
+
+    #[test]
+    fn ready_only_when_every_partition_reached_its_watermark() {
+        assert_eq!(readiness_of(&[]), Readiness::Unassigned);
+        assert_eq!(readiness_of(&[plan(10, 10)]), Readiness::Ready);
+        assert_eq!(readiness_of(&[plan(10, 11)]), Readiness::Ready);
+        assert_eq!(
+            readiness_of(&[plan(10, 10), plan(5, 4)]),
+            Readiness::CatchingUp
+        );
+        // An empty partition (high watermark 0) is caught up from the start.
+        assert_eq!(readiness_of(&[plan(0, 0), plan(3, 3)]), Readiness::Ready);
     }
 }
