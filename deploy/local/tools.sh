@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the external tools the tests use, if missing, and prints nothing on stdout:
 #   - promtool, Prometheus and Alertmanager (Debian's prometheus and prometheus-alertmanager);
-#   - a Python virtual environment with pytest, PyYAML and jsonschema for the deploy-kit tests
-#     ($TOOLS/venv, from PyPI);
+#   - a Python virtual environment with pytest, PyYAML and jsonschema for the deploy-kit tests,
+#     and moto[server], the local S3-compatible server of deploy/local/s3.sh ($TOOLS/venv, from
+#     PyPI);
 #   - helm, built from its Go module ($TOOLS/bin/helm), when a Go toolchain is present.
 # $TOOLS is $SALESPULSE_TOOLS_DIR, by default ~/.cache/salespulse-tools, outside the clone so
 # that later runs on the same machine reuse it. Idempotent: does nothing for what is there.
@@ -31,11 +32,12 @@ if ! command -v promtool >/dev/null 2>&1 || ! command -v prometheus >/dev/null 2
 fi
 command -v promtool >/dev/null
 
-if [ ! -x "$TOOLS/venv/bin/pytest" ] || ! "$TOOLS/venv/bin/python" -c 'import yaml, jsonschema' 2>/dev/null; then
-  log "creating the test virtual environment (pytest, PyYAML, jsonschema from PyPI)"
+if [ ! -x "$TOOLS/venv/bin/pytest" ] || [ ! -x "$TOOLS/venv/bin/moto_server" ] ||
+  ! "$TOOLS/venv/bin/python" -c 'import yaml, jsonschema' 2>/dev/null; then
+  log "creating the test virtual environment (pytest, PyYAML, jsonschema, moto[server] from PyPI)"
   python3 -m venv "$TOOLS/venv"
   "$TOOLS/venv/bin/pip" install -q --disable-pip-version-check \
-    'pytest>=8,<10' 'PyYAML>=6,<7' 'jsonschema>=4.20,<5' >&2
+    'pytest>=8,<10' 'PyYAML>=6,<7' 'jsonschema>=4.20,<5' 'moto[server]>=5.1,<6' >&2
 fi
 
 if [ ! -x "$TOOLS/bin/helm" ]; then

@@ -196,6 +196,21 @@ fn benches(c: &mut Criterion) {
     group.bench_function("snapshot_after_200k_events", |b| {
         b.iter(|| black_box(engine.snapshot()))
     });
+    // Checkpoints (issue 6): the whole state to bytes and back.
+    let state = engine.save_state();
+    println!(
+        "state: {EVENTS} events, saved state {} bytes = {:.1} bytes per event; {:?}",
+        state.len(),
+        state.len() as f64 / EVENTS as f64,
+        engine.state_sizes()
+    );
+    group.throughput(Throughput::Bytes(state.len() as u64));
+    group.bench_function("save_state_200k_events", |b| {
+        b.iter(|| black_box(engine.save_state()))
+    });
+    group.bench_function("restore_state_200k_events", |b| {
+        b.iter(|| black_box(Engine::restore_state(Settings::default(), &state).expect("restores")))
+    });
     group.finish();
 }
 

@@ -2,11 +2,12 @@
 
 use rust_decimal::Decimal;
 use salespulse_events::{DealAttributes, Outcome};
+use serde::{Deserialize, Serialize};
 
 use crate::stamped::{Stamped, keep_latest};
 
 /// A close: who closed it, how, and the dimensions the close itself carried.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct Close {
     pub(crate) rep: u32,
     pub(crate) outcome: Outcome,
@@ -14,7 +15,7 @@ pub(crate) struct Close {
 }
 
 /// What is known about one deal: its latest open and latest close (a reopened deal counts once).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Deal {
     pub(crate) latest_open: Option<Stamped<DealAttributes>>,
     pub(crate) latest_close: Option<Stamped<Close>>,

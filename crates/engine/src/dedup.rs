@@ -54,6 +54,38 @@ impl Dedup {
     pub(crate) fn len(&self) -> usize {
         self.seen.len()
     }
+
+    /// Every remembered id hash with the instant after which it may be forgotten (`None`: never),
+    /// sorted by hash so that equal sets save to equal bytes.
+    pub(crate) fn entries(&self) -> Vec<(u128, Option<Timestamp>)> {
+        let mut entries: Vec<(u128, Option<Timestamp>)> = self
+            .seen
+            .iter()
+            .map(|(&hash, expiry)| {
+                let expiry = match expiry {
+                    Expiry::Never => None,
+                    Expiry::OlderThanWindows(at) => Some(*at),
+                };
+                (hash, expiry)
+            })
+            .collect();
+        entries.sort_unstable_by_key(|&(hash, _)| hash);
+        entries
+    }
+
+    /// Rebuilds the set from [`Dedup::entries`]; `None` if a hash repeats.
+    pub(crate) fn from_entries(
+        entries: impl ExactSizeIterator<Item = (u128, Option<Timestamp>)>,
+    ) -> Option<Dedup> {
+        let mut seen = AHashMap::with_capacity(entries.len());
+        for (hash, expiry) in entries {
+            let expiry = expiry.map_or(Expiry::Never, Expiry::OlderThanWindows);
+            if seen.insert(hash, expiry).is_some() {
+                return None;
+            }
+        }
+        Some(Dedup { seen })
+    }
 }
 
 #[cfg(test)]

@@ -40,7 +40,7 @@ pub struct Engine {
     pub(crate) finance: Finance,
     /// Accepted events stamped after the clock (within the allowed skew): they join the state
     /// when the clock reaches them (C6).
-    pending: Vec<Event>,
+    pub(crate) pending: Vec<Event>,
     pub(crate) counters: PipelineCounters,
 }
 

@@ -3,27 +3,33 @@
 use ahash::AHashMap;
 use rust_decimal::Decimal;
 use salespulse_events::Timestamp;
+use serde::{Deserialize, Serialize};
 
 use crate::interner::Interner;
 use crate::money::add;
 use crate::stamped::{Stamped, keep_earliest};
+use crate::state::codec;
 
 /// An amount booked at an instant, in a segment (`None`: counts in `all` only, C21).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct MoneyFact {
+    #[serde(with = "codec::timestamp")]
     pub(crate) at: Timestamp,
     pub(crate) segment: Option<u32>,
+    #[serde(with = "codec::decimal")]
     pub(crate) amount: Decimal,
 }
 
 /// Lifetime facts about one customer (C21, C23).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Customer {
     /// The first `customer_acquired`, with that event's own segment: when and where it is new.
     pub(crate) first_acquired: Option<Stamped<Option<u32>>>,
     pub(crate) first_segmented_acquired: Option<Stamped<u32>>,
     pub(crate) first_segmented_revenue: Option<Stamped<u32>>,
+    #[serde(with = "codec::decimal")]
     pub(crate) revenue: Decimal,
+    #[serde(with = "codec::decimal")]
     pub(crate) cost: Decimal,
 }
 

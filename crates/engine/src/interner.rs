@@ -27,6 +27,22 @@ impl Interner {
     pub(crate) fn len(&self) -> usize {
         self.names.len()
     }
+
+    /// Every name, indexed by id.
+    pub(crate) fn names(&self) -> &[Box<str>] {
+        &self.names
+    }
+
+    /// The interner whose ids are the positions of `names`; `None` if a name repeats.
+    pub(crate) fn from_names(names: Vec<Box<str>>) -> Option<Interner> {
+        let mut ids = AHashMap::with_capacity(names.len());
+        for (id, name) in (0u32..).zip(&names) {
+            if ids.insert(name.clone(), id).is_some() {
+                return None;
+            }
+        }
+        (names.len() == ids.len()).then_some(Interner { ids, names })
+    }
 }
 
 #[cfg(test)]
@@ -41,5 +57,17 @@ mod tests {
         assert_eq!(interner.intern("r-ana"), 0);
         assert_eq!(interner.name(1), "r-ben");
         assert_eq!(interner.len(), 2);
+    }
+
+    #[test]
+    fn rebuilt_from_names_keeps_the_ids() {
+        let mut interner = Interner::default();
+        for name in ["c-2", "c-1", "c-3"] {
+            interner.intern(name);
+        }
+        let mut rebuilt = Interner::from_names(interner.names().to_vec()).expect("distinct");
+        assert_eq!(rebuilt.intern("c-1"), 1);
+        assert_eq!(rebuilt.intern("c-4"), 3);
+        assert!(Interner::from_names(vec!["a".into(), "b".into(), "a".into()]).is_none());
     }
 }

@@ -2,12 +2,14 @@
 
 use chrono::TimeDelta;
 use salespulse_events::{Stage, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::stamped::{Stamped, keep_earliest};
+use crate::state::codec;
 
 /// What is known about one lead. Every field is an earliest/latest fact, so re-applying an event
 /// changes nothing and the result does not depend on arrival order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Lead {
     /// The earliest `lead_created`: it starts the response clock.
     pub(crate) created: Option<Stamped<()>>,
@@ -20,6 +22,7 @@ pub(crate) struct Lead {
     pub(crate) first_mql: Option<Stamped<Option<u32>>>,
     pub(crate) first_sql: Option<Stamped<Option<u32>>>,
     /// The earliest `lead_disqualified` (v1.1): from then on the lead is out of the live queue.
+    #[serde(with = "codec::option_timestamp")]
     pub(crate) disqualified_at: Option<Timestamp>,
 }
 

@@ -7,6 +7,10 @@
 //! State is stored as compact facts (when, who, which contact) rather than pre-aggregated windows:
 //! every window is assembled at snapshot time from the facts that fall in it, which is what makes
 //! the result independent of arrival order and exact at any clock value.
+//!
+//! The whole state can be saved as bytes and restored exactly ([`Engine::save_state`],
+//! [`Engine::restore_state`]) for checkpoints; [`Settings::fingerprint`] tells whether a saved
+//! state was made under settings that give the same results.
 
 mod deals;
 mod dedup;
@@ -19,6 +23,7 @@ mod reps;
 mod settings;
 mod snapshot;
 mod stamped;
+mod state;
 
 pub use engine::{Engine, IngestOutcome, StateSizes};
 pub use money::decimal_to_f64;
@@ -29,3 +34,4 @@ pub use snapshot::{
     RESPONSE_HISTOGRAM_BUCKETS, RepSnapshot, RepWindowStats, SegmentSnapshot, Snapshot,
     TeamSnapshot, TeamWindowStats, UNASSIGNED_REP, UNKNOWN, WindowInfo,
 };
+pub use state::{STATE_FORMAT_VERSION, StateError};

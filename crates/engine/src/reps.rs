@@ -1,13 +1,15 @@
 //! Reps: who they are (the roster, SEMANTICS C10/C11) and what they did recently (activity facts).
 
 use salespulse_events::{Channel, Role, Timestamp};
+use serde::{Deserialize, Serialize};
 
 use crate::interner::Interner;
 use crate::settings::RosterSeed;
 use crate::stamped::{Stamped, keep_latest};
+use crate::state::codec;
 
 /// A rep's roster record: the whole record is replaced by each newer `rep_upserted`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct RosterRecord {
     pub(crate) team: Box<str>,
     pub(crate) role: Role,
@@ -29,8 +31,9 @@ impl From<&RosterSeed> for RosterRecord {
 }
 
 /// One `activity`, reduced to what windowed metrics need.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct ActivityFact {
+    #[serde(with = "codec::timestamp")]
     pub(crate) at: Timestamp,
     pub(crate) contact: u32,
     pub(crate) channel: Channel,
@@ -38,8 +41,9 @@ pub(crate) struct ActivityFact {
 }
 
 /// One `appointment_set`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub(crate) struct AppointmentFact {
+    #[serde(with = "codec::timestamp")]
     pub(crate) at: Timestamp,
     pub(crate) contact: u32,
 }

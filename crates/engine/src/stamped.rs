@@ -1,10 +1,14 @@
 //! "First" and "latest" by `(occurred_at, event_id)`, the total order of SEMANTICS C9.
 
 use salespulse_events::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::state::codec;
 
 /// A value together with the event that set it, ordered by `(at, event_id)`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Stamped<T> {
+    #[serde(with = "codec::timestamp")]
     pub(crate) at: Timestamp,
     pub(crate) event_id: Box<str>,
     pub(crate) value: T,

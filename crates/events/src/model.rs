@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 
 /// An instant, kept to the nanosecond. Every window is decided by event time, in UTC internally.
 pub type Timestamp = DateTime<Utc>;
@@ -16,7 +17,11 @@ pub struct Event {
 
 /// The thirteen event types of EVENTS.md with their fields. Optional free-text fields that arrive
 /// as `""` are `None` (SEMANTICS C17, C21: an empty string counts as missing).
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Serializable for the engine's saved state (pending events); amounts go through their exact
+/// decimal text. New variants go at the end: binary formats encode a variant by its position.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum EventKind {
     Activity {
         rep_id: String,
@@ -63,18 +68,21 @@ pub enum EventKind {
         segment: Option<String>,
     },
     Expense {
+        #[serde(with = "rust_decimal::serde::str")]
         amount: Decimal,
         category: ExpenseCategory,
         segment: Option<String>,
     },
     Revenue {
         customer_id: String,
+        #[serde(with = "rust_decimal::serde::str")]
         amount: Decimal,
         recurring: bool,
         segment: Option<String>,
     },
     CustomerCost {
         customer_id: String,
+        #[serde(with = "rust_decimal::serde::str")]
         amount: Decimal,
     },
     RepUpserted {
@@ -88,8 +96,9 @@ pub enum EventKind {
 }
 
 /// The optional dimensions a `deal_opened` or `deal_closed` may carry.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DealAttributes {
+    #[serde(with = "rust_decimal::serde::str_option")]
     pub amount: Option<Decimal>,
     pub industry: Option<String>,
     pub channel: Option<String>,
@@ -99,7 +108,11 @@ pub struct DealAttributes {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash,
+            serde::Serialize, serde::Deserialize,
+        )]
+        #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 
         impl $name {
