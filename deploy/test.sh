@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every salespulse check and test on a fresh machine: installs what the tests need
-# (deploy/local/tools.sh: Prometheus, Alertmanager, promtool, a Python test environment, helm),
-# starts a real Apache Kafka broker (and stops it again if it started it), then formatting,
+# (deploy/local/tools.sh: Prometheus, Alertmanager, promtool, a Python test environment with
+# moto, helm), starts a real Apache Kafka broker and a local S3 server (and stops them again if
+# it started them), then formatting,
 # lints, unit, property and end-to-end tests, and the deploy-kit tests (rules, dashboards, docs,
 # Helm chart, and the live stack with Prometheus and Alertmanager).
 set -euo pipefail
@@ -10,13 +11,31 @@ cd "$(dirname "$0")/.."
 bash deploy/local/tools.sh
 TOOLS="${SALESPULSE_TOOLS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/salespulse-tools}"
 
+# Stops, on exit, what this script started (a broker or S3 server already running is left alone).
+STARTED=()
+cleanup() {
+  for service in "${STARTED[@]}"; do
+    bash "deploy/local/$service.sh" stop || true
+  done
+}
+trap cleanup EXIT
+
 if bash deploy/local/kafka.sh status >/dev/null 2>&1; then
   echo "test.sh: using the Kafka broker that is already running" >&2
 else
-  trap 'bash deploy/local/kafka.sh stop' EXIT
+  STARTED+=(kafka)
 fi
 SALESPULSE_TEST_BROKERS=$(bash deploy/local/kafka.sh start)
 export SALESPULSE_TEST_BROKERS
+
+# A local S3-compatible server (moto) for the checkpoint store on object storage.
+if bash deploy/local/s3.sh status >/dev/null 2>&1; then
+  echo "test.sh: using the S3 server that is already running" >&2
+else
+  STARTED+=(s3)
+fi
+SALESPULSE_TEST_S3_ENDPOINT=$(bash deploy/local/s3.sh start)
+export SALESPULSE_TEST_S3_ENDPOINT
 
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

@@ -36,6 +36,10 @@ fn runtime() -> tokio::runtime::Runtime {
 struct Scenario {
     name: String,
     dir: PathBuf,
+    /// The `[state]` section of the service's configuration (default: a directory of its own).
+    state: String,
+    /// Extra environment of the service (e.g. the S3 endpoint and credentials).
+    env: Vec<(String, String)>,
 }
 
 impl Scenario {
@@ -47,7 +51,17 @@ impl Scenario {
         );
         let dir = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&dir).expect("scenario dir");
-        let scenario = Scenario { name, dir };
+        // Checkpoints every second, so a run writes several while it consumes.
+        let state = format!(
+            "dir = \"{}\"\ncheckpoint_interval_seconds = 1",
+            dir.join("state").display()
+        );
+        let scenario = Scenario {
+            name,
+            dir,
+            state,
+            env: Vec::new(),
+        };
         scenario.create_topics();
         scenario
     }
@@ -101,10 +115,11 @@ impl Scenario {
             .map(|t| format!("\"{}\"", self.topic(t)))
             .collect();
         let text = format!(
-            "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ntopics = [{}]\ndeadletter_topic = \"{}\"\n\n[http]\nlisten = \"{listen}\"\n",
+            "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ntopics = [{}]\ndeadletter_topic = \"{}\"\n\n[http]\nlisten = \"{listen}\"\n\n[state]\n{}\n",
             self.name,
             topics.join(", "),
-            self.deadletter_topic()
+            self.deadletter_topic(),
+            self.state
         );
         let path = self.dir.join("salespulse.toml");
         std::fs::write(&path, text).expect("write config");
@@ -210,6 +225,7 @@ impl RunningService {
             .arg(&config)
             .env_clear()
             .env("RUST_LOG", "info")
+            .envs(scenario.env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
@@ -219,6 +235,21 @@ impl RunningService {
             address,
             log,
         }
+    }
+
+    /// Like `start`, in another consumer group (a second, independent instance).
+    fn start_in_group(scenario: &Scenario, as_of: &str, run: usize, group: &str) -> RunningService {
+        let mut other = Scenario {
+            name: scenario.name.clone(),
+            dir: scenario.dir.clone(),
+            state: scenario.state.clone(),
+            env: scenario.env.clone(),
+        };
+        other.env.push((
+            "SALESPULSE_KAFKA__GROUP_ID".to_owned(),
+            format!("{}-{group}", scenario.name),
+        ));
+        RunningService::start(&other, as_of, run)
     }
 
     fn get(&self, path: &str) -> Option<(u16, String)> {
@@ -362,6 +393,19 @@ fn sales_lines(exposition: &str) -> Vec<&str> {
         .lines()
         .filter(|line| line.starts_with("sales_"))
         .collect()
+}
+
+/// The pipeline's counters (`salespulse_events_*`): each input message counted once.
+fn assert_same_counters(service: &str, replayed: &str) {
+    let counters = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|line| line.starts_with("salespulse_events_"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (service, replayed) = (counters(service), counters(replayed));
+    assert!(replayed.len() >= 20, "{replayed:?}");
+    assert_eq!(service, replayed);
 }
 
 fn assert_same_sales_series(service: &str, replayed: &str) {
@@ -513,28 +557,196 @@ fn service_equals_replay_and_dead_letters_exactly_the_malformed_messages() {
 
 #[test]
 fn a_restart_halfway_gives_the_same_result() {
-    let scenario = Scenario::new("restart");
-    let events = generate(12_000, 11);
+    restart_halfway_is_exact(&Scenario::new("restart"), 11);
+}
+
+/// The same with the checkpoints on object storage: a real S3-compatible server (moto, started
+/// by deploy/local/s3.sh, which deploy/test.sh runs).
+#[test]
+fn checkpoints_on_object_storage_restore_exactly() {
+    let endpoint = std::env::var("SALESPULSE_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
+        panic!("SALESPULSE_TEST_S3_ENDPOINT is not set: `bash deploy/local/s3.sh start` prints it")
+    });
+    let mut scenario = Scenario::new("s3");
+    let bucket = "salespulse-e2e";
+    create_bucket(&endpoint, bucket);
+    scenario.state = format!(
+        "url = \"s3://{bucket}/{}\"\ncheckpoint_interval_seconds = 1",
+        scenario.name
+    );
+    scenario.env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_ALLOW_HTTP", "true"),
+        ("AWS_ACCESS_KEY_ID", "salespulse-test"),
+        ("AWS_SECRET_ACCESS_KEY", "salespulse-test"),
+        ("AWS_REGION", "us-east-1"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .to_vec();
+    restart_halfway_is_exact(&scenario, 13);
+}
+
+/// Half the data, SIGTERM (which writes a checkpoint), the other half, a restart that continues
+/// from the checkpoint: every series and counter equals `replay` of all of it, and every
+/// malformed message is dead-lettered once.
+fn restart_halfway_is_exact(scenario: &Scenario, seed: u64) {
+    let events = generate(12_000, seed);
     let (first, second) = events.split_at(events.len() / 2);
-    let mut produced = produce(&scenario, first);
-    let service = RunningService::start(&scenario, AS_OF, 1);
+    let mut produced = produce(scenario, first);
+    let service = RunningService::start(scenario, AS_OF, 1);
     service.wait_caught_up(produced.len());
     let (status, log) = service.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
     assert!(log.contains("committed the applied offsets"), "{log}");
+    assert!(log.contains("checkpoint written"), "{log}");
 
-    produced.extend(produce(&scenario, second));
+    produced.extend(produce(scenario, second));
+    let service = RunningService::start(scenario, AS_OF, 2);
+    service.wait_caught_up(produced.len());
+    let (replayed, _) = replay(scenario, &produced, AS_OF);
+    let metrics = service.metrics().expect("scrape");
+    assert_same_sales_series(&metrics, &replayed);
+    // The counters came back with the checkpoint and count the first half once.
+    assert_same_counters(&metrics, &replayed);
+    for family in [
+        "salespulse_checkpoint_last_success_timestamp_seconds",
+        "salespulse_checkpoint_duration_seconds",
+        "salespulse_state_history_truncated",
+    ] {
+        assert!(
+            metrics.contains(&format!("\n# TYPE {family} gauge\n")),
+            "{family}"
+        );
+    }
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    // It continued where the checkpoint stopped instead of re-reading the first half.
+    assert!(
+        log.contains("restored the state from a checkpoint"),
+        "{log}"
+    );
+    assert!(
+        !log.contains("rebuilding from the earliest offset"),
+        "{log}"
+    );
+    assert_dead_lettered_once(scenario, &produced);
+}
+
+/// A corrupt checkpoint is passed over (rebuild, same result); after the topics' early records
+/// are deleted (retention), the checkpoint restores what they held; without a checkpoint, the
+/// lost history is reported.
+#[test]
+fn corrupt_checkpoints_and_lost_history() {
+    let scenario = Scenario::new("retention");
+    let events = generate(12_000, 17);
+    let thirds: Vec<&[_]> = events.chunks(events.len() / 3 + 1).collect();
+    let mut produced = produce(&scenario, thirds[0]);
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    service.wait_caught_up(produced.len());
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+
+    // Cut the newest checkpoint in half and flip a byte in each older one: each must be passed
+    // over with its reason, and the state rebuilt from the earliest offsets.
+    let checkpoints = checkpoint_files(&scenario);
+    assert!(
+        (1..=3).contains(&checkpoints.len()),
+        "kept at most 3: {checkpoints:?}"
+    );
+    for (index, path) in checkpoints.iter().enumerate() {
+        let mut bytes = std::fs::read(path).expect("checkpoint");
+        if index + 1 == checkpoints.len() {
+            bytes.truncate(bytes.len() / 2);
+        } else {
+            let middle = bytes.len() / 2;
+            bytes[middle] ^= 0x40;
+        }
+        std::fs::write(path, &bytes).expect("corrupt");
+    }
+    produced.extend(produce(&scenario, thirds[1]));
     let service = RunningService::start(&scenario, AS_OF, 2);
     service.wait_caught_up(produced.len());
     let (replayed, _) = replay(&scenario, &produced, AS_OF);
-    assert_same_sales_series(&service.metrics().expect("scrape"), &replayed);
+    let metrics = service.metrics().expect("scrape");
+    assert_same_sales_series(&metrics, &replayed);
+    assert_same_counters(&metrics, &replayed);
     let (status, log) = service.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
-    // The second run re-read the first half to rebuild its state, but did not dead-letter its
-    // malformed messages again: each is in the dead-letter topic once.
+    assert!(log.contains("checkpoint not used"), "{log}");
+    assert!(log.contains("truncated"), "{log}");
+    if checkpoints.len() > 1 {
+        assert!(log.contains("checksum"), "{log}");
+    }
+    assert!(log.contains("rebuilding from the earliest offset"), "{log}");
+
+    // Retention deletes everything produced so far; the checkpoint holds it.
+    delete_all_records(&scenario);
+    produced.extend(produce(&scenario, thirds[2]));
+    let service = RunningService::start(&scenario, AS_OF, 3);
+    service.wait_caught_up(produced.len());
+    let (replayed, _) = replay(&scenario, &produced, AS_OF);
+    let metrics = service.metrics().expect("scrape");
+    assert_same_sales_series(&metrics, &replayed);
+    assert_same_counters(&metrics, &replayed);
+    let truncated = truncation_flags(&metrics);
+    assert_eq!(truncated.len(), EVENT_TOPICS.len() * PARTITIONS as usize);
+    assert!(truncated.iter().all(|flag| *flag == 0.0), "{truncated:?}");
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(!log.contains("history lost to retention"), "{log}");
+    assert_dead_lettered_once(&scenario, &produced);
+
+    // Without a checkpoint, the same topics are missing their early records: said, not hidden.
+    let fresh = Scenario {
+        name: scenario.name.clone(),
+        dir: scenario.dir.join("fresh"),
+        state: format!("dir = \"{}\"", scenario.dir.join("fresh-state").display()),
+        env: Vec::new(),
+    };
+    std::fs::create_dir_all(&fresh.dir).expect("dir");
+    let service = RunningService::start_in_group(&fresh, AS_OF, 4, "fresh");
+    let flagged = wait_until(Duration::from_secs(60), || {
+        service.metrics().is_some_and(|text| {
+            truncation_flags(&text)
+                .iter()
+                .filter(|f| **f == 1.0)
+                .count()
+                > 0
+        })
+    });
+    let metrics = service.metrics().expect("scrape");
+    let (status, log) = service.terminate();
+    assert!(flagged, "no truncated partition reported:\n{metrics}");
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(log.contains("history lost to retention"), "{log}");
+    // Every partition that had records before the deletion is flagged.
+    let had_records: std::collections::BTreeSet<(String, i32)> = produced
+        [..produced.len() - produce_count(thirds[2])]
+        .iter()
+        .map(|m| (m.topic.clone(), m.partition))
+        .collect();
+    let flagged: std::collections::BTreeSet<(String, i32)> = parse_exposition(&metrics)
+        .into_iter()
+        .filter(|s| s.name == "salespulse_state_history_truncated" && s.value == 1.0)
+        .map(|s| {
+            (
+                s.labels["topic"].clone(),
+                s.labels["partition"].parse().expect("partition"),
+            )
+        })
+        .collect();
+    assert_eq!(flagged, had_records);
+}
+
+fn produce_count(events: &[(String, String, Vec<u8>, bool)]) -> usize {
+    events.len()
+}
+
+/// Every malformed message is in the dead-letter topic exactly once.
+fn assert_dead_lettered_once(scenario: &Scenario, produced: &[Produced]) {
     let malformed = produced.iter().filter(|m| m.malformed).count();
-    assert!(malformed >= 50, "about 1 % malformed: {malformed}");
-    let letters = dead_letters(&scenario, malformed);
+    assert!(malformed >= 30, "about 1 % malformed: {malformed}");
+    let letters = dead_letters(scenario, malformed);
     let origins: std::collections::BTreeSet<(String, String, String)> = letters
         .iter()
         .map(|(_, _, headers)| {
@@ -550,12 +762,74 @@ fn a_restart_halfway_gives_the_same_result() {
     assert_eq!(origins.len(), malformed);
 }
 
+/// The checkpoint files of the scenario's state directory, oldest first.
+fn checkpoint_files(scenario: &Scenario) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario.dir.join("state"))
+        .expect("state dir")
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "spck"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// `salespulse_state_history_truncated` values of an exposition.
+fn truncation_flags(exposition: &str) -> Vec<f64> {
+    parse_exposition(exposition)
+        .into_iter()
+        .filter(|s| s.name == "salespulse_state_history_truncated")
+        .map(|s| s.value)
+        .collect()
+}
+
+/// Deletes every record of the scenario's event topics, as retention would.
+fn delete_all_records(scenario: &Scenario) {
+    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
+        .set("bootstrap.servers", brokers())
+        .create()
+        .expect("admin client");
+    let mut partitions = TopicPartitionList::new();
+    for topic in EVENT_TOPICS {
+        for partition in 0..PARTITIONS {
+            partitions
+                .add_partition_offset(&scenario.topic(topic), partition, Offset::End)
+                .expect("partition");
+        }
+    }
+    let result = runtime()
+        .block_on(admin.delete_records(
+            &partitions,
+            &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
+        ))
+        .expect("delete records");
+    for element in result.elements() {
+        assert!(element.error().is_ok(), "{element:?}");
+    }
+}
+
+/// Creates a bucket on the S3-compatible server (a plain `PUT /bucket`).
+fn create_bucket(endpoint: &str, bucket: &str) {
+    let address = endpoint.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(address).expect("S3 server");
+    write!(
+        stream,
+        "PUT /{bucket} HTTP/1.1\r\nHost: {address}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
 #[test]
 fn not_ready_before_assignment_and_metrics_answer_during_heavy_ingestion() {
     // No broker at all: alive, not ready.
+    let dir = std::env::temp_dir().join(format!("e2e-nowhere-{}", std::process::id()));
     let nowhere = Scenario {
         name: format!("e2e-nowhere-{}", std::process::id()),
-        dir: std::env::temp_dir().join(format!("e2e-nowhere-{}", std::process::id())),
+        state: format!("dir = \"{}\"", dir.join("state").display()),
+        dir,
+        env: Vec::new(),
     };
     std::fs::create_dir_all(&nowhere.dir).expect("dir");
     let address = free_address();

@@ -297,6 +297,8 @@ class Service:
             "SALESPULSE_KAFKA__DEADLETTER_TOPIC": kafka.topic("deadletter"),
             "SALESPULSE_KAFKA__GROUP_ID": kafka.name,
             "SALESPULSE_HTTP__LISTEN": self.address,
+            # Checkpoints beside the log, not in the working directory.
+            "SALESPULSE_STATE__DIR": str(log.parent / "state"),
         }
         with open(log, "w") as stderr:
             self.process = subprocess.Popen(

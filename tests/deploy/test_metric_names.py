@@ -38,7 +38,17 @@ HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 # Values for the dashboards' template variables (the names only matter, not the values).
 VARIABLES = {"datasource": "prometheus", "team": ".*", "rep": ".*", "window": "current"}
 # Families only `run`/`demo` export: the fixture waits for them.
-RUN_ONLY_FAMILIES = ("salespulse_consumer_lag_messages", "salespulse_event_processing_seconds")
+RUN_ONLY_FAMILIES = (
+    "salespulse_consumer_lag_messages",
+    "salespulse_event_processing_seconds",
+    "salespulse_state_history_truncated",
+)
+# Families `run` exports once it has written or restored a checkpoint (the demo keeps no state);
+# tests/kafka_e2e.rs checks them on a live run.
+CHECKPOINT_FAMILIES = {
+    "salespulse_checkpoint_last_success_timestamp_seconds": "gauge",
+    "salespulse_checkpoint_duration_seconds": "gauge",
+}
 
 
 # --- promql.py ----------------------------------------------------------------------------------
@@ -134,8 +144,9 @@ def scrape(url: str) -> str | None:
 
 @pytest.fixture(scope="session")
 def exported_families(demo_families, example_exposition) -> dict[str, str]:
-    """Family -> type of everything salespulse exports (the demo's and the example's)."""
-    return {**family_types(example_exposition), **demo_families}
+    """Family -> type of everything salespulse exports (the demo's, the example's, and the
+    checkpoint families of a stateful `run`)."""
+    return {**family_types(example_exposition), **demo_families, **CHECKPOINT_FAMILIES}
 
 
 @pytest.fixture(scope="session")

@@ -1,11 +1,10 @@
 //! The ingestion loop: poll, apply, dead-letter, store offsets, publish snapshots.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rdkafka::ClientConfig;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
@@ -13,8 +12,10 @@ use salespulse_engine::{Engine, IngestOutcome};
 use salespulse_events::Timestamp;
 use tracing::{info, warn};
 
+use crate::checkpoint::{Checkpointer, Start};
 use crate::deadletter::DeadLetters;
-use crate::rebalance::{Assignment, PartitionPlan, ServiceContext};
+use crate::rebalance::{Assignment, PartitionPlan, Partitions, ServiceContext};
+use crate::service::ServiceConfig;
 use crate::shared::{Readiness, Shared};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
@@ -30,7 +31,7 @@ pub(crate) enum Clock {
 }
 
 impl Clock {
-    fn now(self) -> Timestamp {
+    pub(crate) fn now(self) -> Timestamp {
         match self {
             Clock::Wall => chrono::Utc::now(),
             Clock::Pinned(at) => at,
@@ -61,6 +62,7 @@ pub(crate) struct IngestLoop {
 struct IngestState {
     dead_letters: DeadLetters,
     engine: Engine,
+    checkpointer: Option<Checkpointer>,
     clock: Clock,
     shared: Arc<Shared>,
     assignment: Assignment,
@@ -72,20 +74,21 @@ struct IngestState {
 
 impl IngestLoop {
     pub(crate) fn new(
-        consumer_config: &ClientConfig,
-        producer_config: &ClientConfig,
-        topics: &[String],
-        deadletter_topic: &str,
-        engine: Engine,
+        config: &ServiceConfig,
+        start: Start,
+        checkpointer: Option<Checkpointer>,
         clock: Clock,
         shared: Arc<Shared>,
     ) -> anyhow::Result<IngestLoop> {
-        let assignment = Assignment::default();
+        let (topics, deadletter_topic) = (&config.topics, &config.deadletter_topic);
+        let Start { engine, covered } = start;
+        let assignment: Assignment = Arc::new(Mutex::new(Partitions::covering(covered)));
         let context = ServiceContext {
             assignment: Arc::clone(&assignment),
             shared: Arc::clone(&shared),
         };
-        let consumer: BaseConsumer<ServiceContext> = consumer_config
+        let consumer: BaseConsumer<ServiceContext> = config
+            .consumer_config()
             .create_with_context(context)
             .context("creating the consumer")?;
         let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
@@ -93,8 +96,9 @@ impl IngestLoop {
             .subscribe(&topic_names)
             .context("subscribing to the topics")?;
         let state = IngestState {
-            dead_letters: DeadLetters::new(producer_config, deadletter_topic)?,
+            dead_letters: DeadLetters::new(&config.client_config(), deadletter_topic)?,
             engine,
+            checkpointer,
             clock,
             shared,
             assignment,
@@ -131,8 +135,10 @@ impl IngestLoop {
             if state.last_publish.elapsed() >= state.publish_interval {
                 state.publish();
             }
+            state.checkpoint_if_due();
         }
         state.publish();
+        state.checkpoint(true);
         match consumer.commit_consumer_state(CommitMode::Sync) {
             Ok(()) => info!("committed the applied offsets"),
             // The automatic commit already took everything stored.
@@ -161,14 +167,14 @@ impl IngestState {
             .assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .get_mut(message.topic(), message.partition())
+            .applied(message.topic(), message.partition(), next)
         {
-            Some(plan) => {
-                plan.applied = next;
-                (next > plan.commit_floor, next <= plan.commit_floor)
-            }
+            Some(plan) => (next > plan.commit_floor, next <= plan.commit_floor),
             None => (true, false),
         };
+        if let Some(checkpointer) = &mut self.checkpointer {
+            checkpointer.count_message();
+        }
         if let IngestOutcome::Rejected(rejection) = self.engine.ingest_at(payload, self.clock.now())
             && !already_forwarded
         {
@@ -211,12 +217,45 @@ impl IngestState {
         self.shared.set_readiness(readiness);
     }
 
+    /// Takes a checkpoint when one is due, or when partitions were revoked since the last one
+    /// (so the state they contributed is saved with the offsets it covers).
+    fn checkpoint_if_due(&mut self) {
+        let revoked = std::mem::take(
+            &mut self
+                .assignment
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .revoked,
+        );
+        let due = self
+            .checkpointer
+            .as_mut()
+            .is_some_and(|checkpointer| revoked || checkpointer.due());
+        if due {
+            self.checkpoint(false);
+        }
+    }
+
+    /// Captures the state with the offsets it covers; `wait` for it to be stored (shutdown).
+    fn checkpoint(&mut self, wait: bool) {
+        let Some(checkpointer) = &mut self.checkpointer else {
+            return;
+        };
+        let covered = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .covered()
+            .clone();
+        checkpointer.take(&self.engine, &covered, wait);
+    }
+
     /// Moves the clock, snapshots the engine and hands the snapshot to the HTTP side.
     fn publish(&mut self) {
         let started = Instant::now();
         self.engine.advance_clock(self.clock.now());
         let snapshot = self.engine.snapshot();
-        self.shared.snapshot.send_replace(Arc::new(snapshot));
+        self.shared.send_snapshot(snapshot);
         for received in self.receipts.drain(..) {
             self.shared
                 .processing

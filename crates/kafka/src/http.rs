@@ -116,6 +116,10 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> (StatusCode, &'static str)
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: no partition assigned yet\n",
         ),
+        Readiness::Restoring => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: restoring the state from a checkpoint\n",
+        ),
     }
 }
 

@@ -5,6 +5,7 @@
 //! it publishes an immutable snapshot a few times a second, which the HTTP handlers render, so a
 //! scrape never blocks ingestion.
 
+mod checkpoint;
 mod consumer;
 mod deadletter;
 mod http;
@@ -14,6 +15,7 @@ mod rebalance;
 mod service;
 mod shared;
 
+pub use checkpoint::CheckpointSettings;
 pub use mock::MockKafka;
 pub use producer::LineProducer;
 pub use service::{Service, ServiceConfig};

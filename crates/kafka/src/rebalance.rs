@@ -1,5 +1,6 @@
-//! The consumer context: partition assignment (rebuild from the earliest offset), revocation
-//! (commit what was applied first) and librdkafka statistics (consumer lag).
+//! The consumer context: partition assignment (continue where the state's offsets stop, or
+//! rebuild from the earliest offset), revocation (commit what was applied first) and
+//! librdkafka statistics (consumer lag).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -12,6 +13,8 @@ use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
 use tracing::{error, info, warn};
+
+use salespulse_state::Offsets;
 
 use crate::shared::Shared;
 
@@ -29,34 +32,78 @@ pub(crate) struct PartitionPlan {
     pub(crate) applied: i64,
 }
 
-/// The assigned partitions by topic, so that the per-message lookup borrows the topic name
-/// instead of allocating a key.
+/// The assigned partitions by topic (so that the per-message lookup borrows the topic name
+/// instead of allocating a key), and the offsets the engine state covers, of every partition
+/// it has seen, assigned or not: what a checkpoint records and where a re-assigned partition
+/// continues.
 #[derive(Debug, Default)]
-pub(crate) struct Partitions(HashMap<String, HashMap<i32, PartitionPlan>>);
+pub(crate) struct Partitions {
+    plans: HashMap<String, HashMap<i32, PartitionPlan>>,
+    covered: Offsets,
+    /// Set when partitions were revoked since the last checkpoint.
+    pub(crate) revoked: bool,
+}
 
 impl Partitions {
-    pub(crate) fn get_mut(&mut self, topic: &str, partition: i32) -> Option<&mut PartitionPlan> {
-        self.0.get_mut(topic)?.get_mut(&partition)
+    /// Starts from the offsets a restored checkpoint covers.
+    pub(crate) fn covering(covered: Offsets) -> Partitions {
+        Partitions {
+            covered,
+            ..Partitions::default()
+        }
+    }
+
+    /// Records that the message before `next` of a partition is applied; returns the partition's
+    /// plan, if it is assigned.
+    pub(crate) fn applied(
+        &mut self,
+        topic: &str,
+        partition: i32,
+        next: i64,
+    ) -> Option<&mut PartitionPlan> {
+        match self.covered.get_mut(topic) {
+            Some(partitions) => {
+                partitions.insert(partition, next);
+            }
+            None => {
+                self.covered
+                    .entry(topic.to_owned())
+                    .or_default()
+                    .insert(partition, next);
+            }
+        }
+        let plan = self.plans.get_mut(topic)?.get_mut(&partition)?;
+        plan.applied = next;
+        Some(plan)
+    }
+
+    /// The offsets the engine state covers.
+    pub(crate) fn covered(&self) -> &Offsets {
+        &self.covered
+    }
+
+    fn covered_offset(&self, topic: &str, partition: i32) -> Option<i64> {
+        self.covered.get(topic)?.get(&partition).copied()
     }
 
     fn contains(&self, topic: &str, partition: i32) -> bool {
-        self.0
+        self.plans
             .get(topic)
             .is_some_and(|partitions| partitions.contains_key(&partition))
     }
 
     fn insert(&mut self, topic: String, partition: i32, plan: PartitionPlan) {
-        self.0.entry(topic).or_default().insert(partition, plan);
+        self.plans.entry(topic).or_default().insert(partition, plan);
     }
 
     fn remove(&mut self, topic: &str, partition: i32) {
-        if let Some(partitions) = self.0.get_mut(topic) {
+        if let Some(partitions) = self.plans.get_mut(topic) {
             partitions.remove(&partition);
         }
     }
 
     pub(crate) fn plans(&self) -> impl Iterator<Item = &PartitionPlan> {
-        self.0.values().flat_map(HashMap::values)
+        self.plans.values().flat_map(HashMap::values)
     }
 }
 
@@ -148,8 +195,11 @@ impl ConsumerContext for ServiceContext {
 }
 
 impl ServiceContext {
-    /// Records the committed offset and high watermark of each new partition, then points it at
-    /// the earliest retained offset: until durable state lands, state is rebuilt from there.
+    /// Records the committed offset and high watermark of each new partition, then points it
+    /// where the engine state stops: the offset it covers (restored from a checkpoint, or
+    /// reached earlier in this process), else the earliest retained offset, to rebuild. When
+    /// the earliest retained offset is above that, history was lost to retention: an ERROR and
+    /// `salespulse_state_history_truncated` say so.
     fn plan(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
         let committed = consumer
             .committed_offsets(partitions.clone(), BROKER_TIMEOUT)
@@ -161,8 +211,12 @@ impl ServiceContext {
             .assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        for element in partitions.elements() {
-            let (topic, partition) = (element.topic().to_owned(), element.partition());
+        let assigned: Vec<(String, i32)> = partitions
+            .elements()
+            .iter()
+            .map(|element| (element.topic().to_owned(), element.partition()))
+            .collect();
+        for (topic, partition) in assigned {
             let commit_floor = committed
                 .find_partition(&topic, partition)
                 .and_then(|found| match found.offset() {
@@ -170,26 +224,53 @@ impl ServiceContext {
                     _ => None,
                 })
                 .unwrap_or(0);
-            let ready_at = consumer
+            let (earliest, ready_at) = consumer
                 .fetch_watermarks(&topic, partition, BROKER_TIMEOUT)
-                .map(|(_, high)| high)
                 .unwrap_or_else(|error| {
-                    warn!(%error, %topic, partition, "could not read the high watermark");
-                    0
+                    warn!(%error, %topic, partition, "could not read the watermarks");
+                    (0, 0)
                 });
-            info!(%topic, partition, commit_floor, ready_at, "partition assigned; rebuilding from the earliest offset");
+            let covered = assignment.covered_offset(&topic, partition);
+            let start = covered.unwrap_or(0);
+            let truncated = earliest > start;
+            if truncated {
+                error!(
+                    %topic,
+                    partition,
+                    covered = start,
+                    earliest_retained = earliest,
+                    "history lost to retention: offsets {start} to {} are gone, so lifetime and long-window numbers miss their events",
+                    earliest - 1
+                );
+            }
+            self.shared
+                .history_truncated
+                .insert((topic.clone(), partition), truncated);
+            let offset = match covered {
+                Some(offset) => {
+                    info!(%topic, partition, offset, commit_floor, ready_at, "partition assigned; continuing where the state stops");
+                    Offset::Offset(offset)
+                }
+                None => {
+                    info!(%topic, partition, commit_floor, ready_at, "partition assigned; rebuilding from the earliest offset");
+                    Offset::Beginning
+                }
+            };
+            if let Err(error) = partitions.set_partition_offset(&topic, partition, offset) {
+                error!(%error, %topic, partition, "could not position the partition");
+            }
+            // From now on the state covers this partition up to `start` (nothing, when it
+            // rebuilds), so a checkpoint records every assigned partition.
+            assignment.applied(&topic, partition, start);
             assignment.insert(
                 topic,
                 partition,
                 PartitionPlan {
                     commit_floor,
                     ready_at,
-                    applied: 0,
+                    applied: start,
                 },
             );
-        }
-        if let Err(error) = partitions.set_all_offsets(Offset::Beginning) {
-            error!(%error, "could not rewind the assigned partitions");
         }
     }
 
@@ -202,7 +283,11 @@ impl ServiceContext {
             let (topic, partition) = (element.topic(), element.partition());
             info!(%topic, partition, "partition revoked");
             assignment.remove(topic, partition);
+            assignment.revoked = true;
             self.shared.lag.remove(&(topic.to_owned(), partition));
+            self.shared
+                .history_truncated
+                .remove(&(topic.to_owned(), partition));
         }
     }
 }

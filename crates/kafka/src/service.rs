@@ -14,9 +14,10 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
+use crate::checkpoint::{self, CheckpointSettings, Checkpointer, Start};
 use crate::consumer::{Clock, IngestLoop};
 use crate::http;
-use crate::shared::Shared;
+use crate::shared::{Readiness, Shared};
 
 /// Consumer settings the service's correctness depends on; `[kafka.properties]` cannot change them.
 const FIXED_CONSUMER_PROPERTIES: &[(&str, &str)] = &[
@@ -41,10 +42,27 @@ pub struct ServiceConfig {
     pub settings: Settings,
     /// `[export]`: which series `/metrics` carries.
     pub export: Selection,
+    /// `[state]`: where checkpoints go and how often; `None` keeps no state (the demo, whose
+    /// embedded cluster starts empty every time).
+    pub checkpoints: Option<CheckpointSettings>,
 }
 
 impl ServiceConfig {
-    fn client_config(&self) -> ClientConfig {
+    /// What a checkpoint must have been made under to be restored: the engine settings, the
+    /// consumer group and the topics (a state built from other topics is another state).
+    pub(crate) fn checkpoint_fingerprint(&self) -> u64 {
+        let mut topics = self.topics.clone();
+        topics.sort();
+        let text = format!(
+            "engine={:016x}\ngroup={}\ntopics={}",
+            self.settings.fingerprint(),
+            self.group_id,
+            topics.join(",")
+        );
+        xxhash_rust::xxh3::xxh3_64(text.as_bytes())
+    }
+
+    pub(crate) fn client_config(&self) -> ClientConfig {
         let mut config = ClientConfig::new();
         for (key, value) in &self.properties {
             config.set(key, value);
@@ -53,7 +71,7 @@ impl ServiceConfig {
         config
     }
 
-    fn consumer_config(&self) -> ClientConfig {
+    pub(crate) fn consumer_config(&self) -> ClientConfig {
         let mut config = self.client_config();
         config
             .set("group.id", &self.group_id)
@@ -77,20 +95,15 @@ impl ServiceConfig {
 #[derive(Debug)]
 pub struct Service {
     config: ServiceConfig,
-    engine: Engine,
     shared: Arc<Shared>,
 }
 
 impl Service {
     pub fn new(config: ServiceConfig) -> anyhow::Result<Service> {
         let now = config.as_of.unwrap_or_else(chrono::Utc::now);
-        let engine = Engine::new(config.settings.clone(), now);
-        let shared = Arc::new(Shared::new(engine.snapshot(), config.export.clone())?);
-        Ok(Service {
-            config,
-            engine,
-            shared,
-        })
+        let empty = Engine::new(config.settings.clone(), now).snapshot();
+        let shared = Arc::new(Shared::new(empty, config.export.clone())?);
+        Ok(Service { config, shared })
     }
 
     /// Every snapshot the service publishes (the demo prints a summary from them).
@@ -101,11 +114,17 @@ impl Service {
     /// Runs until `shutdown` is cancelled (or ingestion fails), then stops fetching, commits
     /// what was applied and returns.
     pub async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Service {
-            config,
-            engine,
-            shared,
-        } = self;
+        let Service { config, shared } = self;
+        let store = match &config.checkpoints {
+            Some(checkpoints) => {
+                let store = checkpoints
+                    .open()
+                    .context("opening the checkpoint store ([state] dir or url)")?;
+                info!(store = store.location(), "checkpoints");
+                Some((store, checkpoints.clone()))
+            }
+            None => None,
+        };
         let clock = config.as_of.map_or(Clock::Wall, Clock::Pinned);
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -126,19 +145,34 @@ impl Service {
         };
         let ingest = {
             let stop = Arc::clone(&stop);
-            let consumer_config = config.consumer_config();
-            let producer_config = config.client_config();
+            let runtime = tokio::runtime::Handle::current();
             tokio::task::spawn_blocking(move || {
-                IngestLoop::new(
-                    &consumer_config,
-                    &producer_config,
-                    &config.topics,
-                    &config.deadletter_topic,
-                    engine,
-                    clock,
-                    shared,
-                )?
-                .run(&stop)
+                let fingerprint = config.checkpoint_fingerprint();
+                let (start, checkpointer) = match store {
+                    Some((store, settings)) => {
+                        shared.set_readiness(Readiness::Restoring);
+                        let start = checkpoint::restore(
+                            &store,
+                            &runtime,
+                            &config.settings,
+                            fingerprint,
+                            clock.now(),
+                            &shared,
+                        );
+                        shared.send_snapshot(start.engine.snapshot());
+                        shared.set_readiness(Readiness::Unassigned);
+                        let checkpointer = Checkpointer::new(
+                            store,
+                            runtime,
+                            &settings,
+                            fingerprint,
+                            Arc::clone(&shared),
+                        );
+                        (start, Some(checkpointer))
+                    }
+                    None => (Start::fresh(&config.settings, clock.now()), None),
+                };
+                IngestLoop::new(&config, start, checkpointer, clock, shared)?.run(&stop)
             })
         };
         let result = ingest.await.context("the ingestion thread panicked")?;

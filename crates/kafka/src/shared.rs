@@ -1,7 +1,7 @@
 //! What the ingestion thread shares with the HTTP handlers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
 
 use dashmap::DashMap;
 use prometheus::core::Collector;
@@ -21,6 +21,8 @@ pub enum Readiness {
     CatchingUp = 1,
     /// Caught up: the exported numbers include everything that was in the topics at start.
     Ready = 2,
+    /// Loading the newest checkpoint, before consuming.
+    Restoring = 3,
 }
 
 /// State shared between ingestion and HTTP. Everything here is cheap to read.
@@ -34,6 +36,12 @@ pub(crate) struct Shared {
     pub(crate) processing: Histogram,
     /// `[export]`: which series `/metrics` carries.
     pub(crate) export: Selection,
+    /// `salespulse_state_history_truncated{topic,partition}` of the assigned partitions.
+    pub(crate) history_truncated: DashMap<(String, i32), bool>,
+    /// The last successful checkpoint: Unix milliseconds (0: none yet) and duration in
+    /// microseconds.
+    checkpoint_at_ms: AtomicI64,
+    checkpoint_micros: AtomicU64,
 }
 
 impl Shared {
@@ -53,19 +61,43 @@ impl Shared {
             readiness: AtomicU8::new(Readiness::Unassigned as u8),
             processing,
             export,
+            history_truncated: DashMap::new(),
+            checkpoint_at_ms: AtomicI64::new(0),
+            checkpoint_micros: AtomicU64::new(0),
         })
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
         match self.readiness.load(Ordering::Acquire) {
+            3 => Readiness::Restoring,
             2 => Readiness::Ready,
             1 => Readiness::CatchingUp,
             _ => Readiness::Unassigned,
         }
     }
 
+    /// Publishes a snapshot for `/metrics`.
+    pub(crate) fn send_snapshot(&self, snapshot: Snapshot) {
+        self.snapshot.send_replace(Arc::new(snapshot));
+    }
+
     pub(crate) fn set_readiness(&self, readiness: Readiness) {
         self.readiness.store(readiness as u8, Ordering::Release);
+    }
+
+    /// A checkpoint was written in `seconds`.
+    pub(crate) fn record_checkpoint(&self, seconds: f64) {
+        self.checkpoint_micros
+            .store((seconds * 1e6).max(1.0) as u64, Ordering::Release);
+        self.checkpoint_at_ms
+            .store(chrono::Utc::now().timestamp_millis(), Ordering::Release);
+    }
+
+    /// The state was restored from a checkpoint written at `created_at_ms`: until this process
+    /// writes one, that is the last successful checkpoint.
+    pub(crate) fn record_restored_checkpoint(&self, created_at_ms: i64) {
+        self.checkpoint_at_ms
+            .store(created_at_ms, Ordering::Release);
     }
 
     /// The service's own families, appended to the engine's exposition.
@@ -89,8 +121,46 @@ impl Shared {
                 value as f64,
             );
         }
+        let mut truncated = Family::gauge(
+            "salespulse_state_history_truncated",
+            "1 when the earliest retained offset of an assigned partition is above what the state covers (history lost to retention).",
+        );
+        let mut partitions: Vec<((String, i32), bool)> = self
+            .history_truncated
+            .iter()
+            .map(|entry| (entry.key().clone(), *entry.value()))
+            .collect();
+        partitions.sort();
+        for ((topic, partition), value) in partitions {
+            truncated.sample(
+                &[
+                    ("topic", topic.as_str()),
+                    ("partition", &partition.to_string()),
+                ],
+                f64::from(u8::from(value)),
+            );
+        }
+        let mut last_checkpoint = Family::gauge(
+            "salespulse_checkpoint_last_success_timestamp_seconds",
+            "When the last checkpoint was written (Unix seconds).",
+        );
+        let mut checkpoint_duration = Family::gauge(
+            "salespulse_checkpoint_duration_seconds",
+            "How long the last checkpoint took, from capturing the state to its being stored.",
+        );
+        let at_ms = self.checkpoint_at_ms.load(Ordering::Acquire);
+        if at_ms > 0 {
+            last_checkpoint.sample(&[], at_ms as f64 / 1e3);
+        }
+        let micros = self.checkpoint_micros.load(Ordering::Acquire);
+        if micros > 0 {
+            checkpoint_duration.sample(&[], micros as f64 / 1e6);
+        }
         let mut families: Vec<MetricFamily> = lag.finish().into_iter().collect();
         families.extend(self.processing.collect());
+        families.extend(truncated.finish());
+        families.extend(last_checkpoint.finish());
+        families.extend(checkpoint_duration.finish());
         families
     }
 }

@@ -49,6 +49,8 @@ pub fn run(config: &Config, rate: Option<f64>, seed: u64) -> anyhow::Result<()> 
         let mut service_config = service_config(config, None);
         service_config.topics = DEMO_TOPICS.map(String::from).to_vec();
         service_config.group_id = "salespulse-demo".to_owned();
+        // The embedded cluster starts empty every time: there is no state to keep.
+        service_config.checkpoints = None;
         let mut topics = service_config.topics.clone();
         topics.push(service_config.deadletter_topic.clone());
         let kafka = MockKafka::start(&topics, DEMO_PARTITIONS)?;

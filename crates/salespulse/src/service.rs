@@ -2,7 +2,7 @@
 
 use salespulse_config::{Config, is_secret_property};
 use salespulse_events::Timestamp;
-use salespulse_kafka::{Service, ServiceConfig};
+use salespulse_kafka::{CheckpointSettings, Service, ServiceConfig};
 use tokio_util::sync::CancellationToken;
 use tracing::info;
 
@@ -38,6 +38,17 @@ pub fn service_config(config: &Config, as_of: Option<Timestamp>) -> ServiceConfi
         as_of,
         settings: config.engine_settings(),
         export: config.export.clone(),
+        checkpoints: Some(CheckpointSettings {
+            dir: config.state.dir.clone(),
+            url: config.state.url.clone(),
+            interval: config
+                .state
+                .checkpoint_interval
+                .to_std()
+                .unwrap_or(std::time::Duration::from_secs(60)),
+            every_messages: config.state.checkpoint_every_events,
+            keep: usize::try_from(config.state.checkpoints_kept).unwrap_or(usize::MAX),
+        }),
     }
 }
 

@@ -1,0 +1,233 @@
+//! Checkpoint coordination: restoring the newest valid checkpoint on start, and deciding when
+//! to take one (every `interval`, after `every_messages` input messages, after a revocation and
+//! at shutdown). The engine state and the offsets it covers are captured together on the
+//! ingestion thread; only the upload runs elsewhere.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use salespulse_engine::{Engine, Settings};
+use salespulse_events::Timestamp;
+use salespulse_state::{
+    Checkpoint, CheckpointStore, Offsets, Restored, StoreError, Written, encode,
+};
+use tokio::runtime::Handle;
+use tokio::task::JoinHandle;
+use tracing::{error, info, warn};
+
+use crate::shared::Shared;
+
+/// Where checkpoints go and how often (`[state]`).
+#[derive(Debug, Clone)]
+pub struct CheckpointSettings {
+    /// The local directory, used unless `url` is set.
+    pub dir: PathBuf,
+    /// Object storage instead (`s3://bucket/prefix`).
+    pub url: Option<String>,
+    pub interval: Duration,
+    pub every_messages: u64,
+    pub keep: usize,
+}
+
+impl CheckpointSettings {
+    /// Opens the configured store.
+    pub fn open(&self) -> Result<CheckpointStore, StoreError> {
+        match &self.url {
+            Some(url) => CheckpointStore::open(None, Some(url), self.keep),
+            None => CheckpointStore::open(Some(&self.dir), None, self.keep),
+        }
+    }
+}
+
+/// What a start begins from: a restored engine and the offsets it covers, or a fresh engine
+/// that rebuilds from the earliest offsets.
+pub(crate) struct Start {
+    pub(crate) engine: Engine,
+    pub(crate) covered: Offsets,
+}
+
+impl Start {
+    /// Nothing restored: rebuild from the earliest offsets.
+    pub(crate) fn fresh(settings: &Settings, now: Timestamp) -> Start {
+        Start {
+            engine: Engine::new(settings.clone(), now),
+            covered: Offsets::new(),
+        }
+    }
+}
+
+/// Restores the newest checkpoint that is intact and was made under the same configuration
+/// (`fingerprint`: the engine settings, the group and the topics); logs why each newer one was
+/// passed over. Any failure falls back to a fresh engine: a checkpoint is an optimisation of
+/// the rebuild, never a reason not to start.
+pub(crate) fn restore(
+    store: &CheckpointStore,
+    runtime: &Handle,
+    settings: &Settings,
+    fingerprint: u64,
+    now: Timestamp,
+    shared: &Shared,
+) -> Start {
+    let fresh = |settings: &Settings| Start::fresh(settings, now);
+    let started = Instant::now();
+    let restored = match runtime.block_on(store.load_newest_valid(fingerprint)) {
+        Ok(restored) => restored,
+        Err(error) => {
+            error!(store = store.location(), %error, "cannot read the checkpoints; rebuilding from the earliest offsets");
+            return fresh(settings);
+        }
+    };
+    for skipped in restored.skipped() {
+        warn!(checkpoint = %skipped.name, reason = %skipped.reason, "checkpoint not used");
+    }
+    let Restored::Found {
+        name, checkpoint, ..
+    } = restored
+    else {
+        info!(
+            store = store.location(),
+            "no usable checkpoint; rebuilding from the earliest offsets"
+        );
+        return fresh(settings);
+    };
+    match Engine::restore_state(settings.clone(), &checkpoint.engine_state) {
+        Ok(mut engine) => {
+            engine.advance_clock(now);
+            shared.record_restored_checkpoint(checkpoint.created_at_unix_ms);
+            info!(
+                checkpoint = %name,
+                partitions = checkpoint.offsets.values().map(|p| p.len()).sum::<usize>(),
+                bytes = checkpoint.engine_state.len(),
+                seconds = started.elapsed().as_secs_f64(),
+                "restored the state from a checkpoint"
+            );
+            Start {
+                engine,
+                covered: checkpoint.offsets,
+            }
+        }
+        Err(error) => {
+            warn!(checkpoint = %name, %error, "checkpoint not used: its engine state does not load; rebuilding from the earliest offsets");
+            fresh(settings)
+        }
+    }
+}
+
+/// An upload in progress.
+struct InFlight {
+    started: Instant,
+    task: JoinHandle<Result<Written, StoreError>>,
+}
+
+/// Decides when to checkpoint and writes checkpoints without blocking ingestion.
+pub(crate) struct Checkpointer {
+    store: CheckpointStore,
+    runtime: Handle,
+    fingerprint: u64,
+    interval: Duration,
+    every_messages: u64,
+    messages_since: u64,
+    last_taken: Instant,
+    in_flight: Option<InFlight>,
+    shared: Arc<Shared>,
+}
+
+impl Checkpointer {
+    pub(crate) fn new(
+        store: CheckpointStore,
+        runtime: Handle,
+        settings: &CheckpointSettings,
+        fingerprint: u64,
+        shared: Arc<Shared>,
+    ) -> Checkpointer {
+        Checkpointer {
+            store,
+            runtime,
+            fingerprint,
+            interval: settings.interval,
+            every_messages: settings.every_messages,
+            messages_since: 0,
+            last_taken: Instant::now(),
+            in_flight: None,
+            shared,
+        }
+    }
+
+    /// One more input message is applied.
+    pub(crate) fn count_message(&mut self) {
+        self.messages_since += 1;
+    }
+
+    /// Whether a periodic checkpoint is due: something changed since the last one, and the
+    /// interval passed or enough messages arrived. Never while the last upload still runs.
+    pub(crate) fn due(&mut self) -> bool {
+        self.reap();
+        self.in_flight.is_none()
+            && self.messages_since > 0
+            && (self.messages_since >= self.every_messages
+                || self.last_taken.elapsed() >= self.interval)
+    }
+
+    /// Captures `engine` and the offsets it covers and writes them: in the background, or,
+    /// with `wait`, before returning (at shutdown). The capture happens here, on the ingestion
+    /// thread, so state and offsets always agree.
+    pub(crate) fn take(&mut self, engine: &Engine, covered: &Offsets, wait: bool) {
+        if let Some(in_flight) = self.in_flight.take() {
+            // A newer checkpoint supersedes it, but the store must see them in order.
+            self.finish(in_flight.started, self.runtime.block_on(in_flight.task));
+        }
+        let started = Instant::now();
+        let checkpoint = Checkpoint::new(
+            self.fingerprint,
+            chrono::Utc::now().timestamp_millis(),
+            covered.clone(),
+            engine.save_state(),
+        );
+        let bytes = encode(&checkpoint);
+        self.messages_since = 0;
+        self.last_taken = Instant::now();
+        let store = self.store.clone();
+        let task = self.runtime.spawn(async move { store.write(bytes).await });
+        if wait {
+            let result = self.runtime.block_on(task);
+            self.finish(started, result);
+        } else {
+            self.in_flight = Some(InFlight { started, task });
+        }
+    }
+
+    /// Records a finished upload, if any.
+    fn reap(&mut self) {
+        if self
+            .in_flight
+            .as_ref()
+            .is_some_and(|in_flight| in_flight.task.is_finished())
+            && let Some(in_flight) = self.in_flight.take()
+        {
+            let result = self.runtime.block_on(in_flight.task);
+            self.finish(in_flight.started, result);
+        }
+    }
+
+    fn finish(
+        &self,
+        started: Instant,
+        result: Result<Result<Written, StoreError>, tokio::task::JoinError>,
+    ) {
+        let seconds = started.elapsed().as_secs_f64();
+        match result {
+            Ok(Ok(written)) => {
+                self.shared.record_checkpoint(seconds);
+                info!(checkpoint = %written.name, bytes = written.size, seconds, "checkpoint written");
+                if let Some(error) = written.prune_error {
+                    warn!(%error, "could not delete an old checkpoint");
+                }
+            }
+            Ok(Err(error)) => {
+                error!(store = self.store.location(), %error, "checkpoint failed; the next one is tried at the next interval");
+            }
+            Err(error) => error!(%error, "the checkpoint upload panicked"),
+        }
+    }
+}
