@@ -13,6 +13,8 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=SCRIPTDIR/processes.sh
+source "$HERE/processes.sh"
 POM="$HERE/kafka/pom.xml"
 WORK="$HERE/.work" # git-ignored
 LIBS="$WORK/libs"
@@ -30,26 +32,8 @@ BOOTSTRAP="$HOST:$PORT"
 HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 
-log() { echo "kafka.sh: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
-
-# Alive and not a zombie (a broker killed by this same shell on a start timeout is our child).
-alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# The pid from the pid file, if that process is alive and is our broker (guards against pid reuse).
-running_pid() {
-  local pid
-  [ -f "$PIDFILE" ] || return 1
-  pid="$(cat "$PIDFILE")"
-  [ -n "$pid" ] && alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'kafka\.Kafka' || return 1
-  echo "$pid"
-}
+# The pid from the pid file, if that process is alive and is our broker.
+running_pid() { pid_from_file "$PIDFILE" 'kafka\.Kafka'; }
 
 # Fetches the broker jars once. The stamp holds the pom's hash, so editing the pom (e.g. a
 # version bump) re-fetches, and an interrupted download never counts as done.
@@ -154,7 +138,7 @@ broker_ready() {
 cmd_start() {
   local pid
   if pid="$(running_pid)"; then
-    if port_open "$PORT"; then
+    if port_open "$HOST" "$PORT"; then
       log "already running (pid $pid)"
       echo "$BOOTSTRAP"
       return 0
@@ -164,7 +148,7 @@ cmd_start() {
   rm -f "$PIDFILE"
   local p
   for p in "$PORT" "$CONTROLLER_PORT"; do
-    if port_open "$p"; then
+    if port_open "$HOST" "$p"; then
       die "port $HOST:$p is taken by another process (set KAFKA_PORT / KAFKA_CONTROLLER_PORT)"
     fi
   done
@@ -183,7 +167,7 @@ cmd_start() {
 
   local deadline=$((SECONDS + START_TIMEOUT))
   # Cheap check first (log line + port), then one admin round trip to be sure.
-  until grep -q 'Kafka Server started' "$LOG" 2>/dev/null && port_open "$PORT" && broker_ready; do
+  until grep -q 'Kafka Server started' "$LOG" 2>/dev/null && port_open "$HOST" "$PORT" && broker_ready; do
     if ! alive "$pid"; then
       tail -n 40 "$LOG" >&2
       rm -f "$PIDFILE"
@@ -207,21 +191,8 @@ cmd_stop() {
   esac
   local pid
   if pid="$(running_pid)"; then
-    kill -TERM "$pid" 2>/dev/null || true
     # Controlled shutdown normally takes a few seconds; don't wait forever.
-    for _ in $(seq 1 40); do
-      alive "$pid" || break
-      sleep 0.5
-    done
-    if alive "$pid"; then
-      log "pid $pid still alive after 20s, sending SIGKILL"
-      kill -KILL "$pid" 2>/dev/null || true
-      for _ in $(seq 1 25); do
-        alive "$pid" || break
-        sleep 0.2
-      done
-    fi
-    log "stopped (pid $pid)"
+    stop_process "$pid" 20
   else
     log "not running"
   fi
@@ -234,7 +205,7 @@ cmd_stop() {
 
 cmd_status() {
   local pid
-  if pid="$(running_pid)" && port_open "$PORT"; then
+  if pid="$(running_pid)" && port_open "$HOST" "$PORT"; then
     echo "$BOOTSTRAP"
     return 0
   fi

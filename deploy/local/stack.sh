@@ -19,17 +19,13 @@
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=SCRIPTDIR/processes.sh
+source "$HERE/processes.sh"
 REPO="$(cd "$HERE/../.." && pwd)"
 DIR="${STACK_DIR:-$HERE/.work/stack}"
 RULES_DIR="${RULES_DIR:-$REPO/deploy/prometheus/rules}"
 START_TIMEOUT="${STACK_START_TIMEOUT:-60}"
 HOST=127.0.0.1
-
-log() { echo "stack.sh: $*" >&2; }
-die() {
-  log "$*"
-  exit 1
-}
 
 # The two servers: name -> binary (the name is also the stem of its pid, port and log files).
 binary_of() {
@@ -39,29 +35,12 @@ binary_of() {
   esac
 }
 
-alive() { kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
-
-# The pid from NAME's pid file, if that process is alive and runs NAME's binary (guards against
-# pid reuse).
-running_pid() {
-  local name="$1" pid
-  [ -f "$DIR/$name.pid" ] || return 1
-  pid="$(cat "$DIR/$name.pid")"
-  [ -n "$pid" ] && alive "$pid" || return 1
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "$(binary_of "$name")" || return 1
-  echo "$pid"
-}
+# The pid from NAME's pid file, if that process is alive and runs NAME's binary.
+running_pid() { pid_from_file "$DIR/$1.pid" "$(binary_of "$1")"; }
 
 url_of() { echo "http://$HOST:$(cat "$DIR/$1.port")"; }
 
 ready() { curl -fsS -o /dev/null --max-time 2 "$(url_of "$1")/-/ready" 2>/dev/null; }
-
-port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
-
-# A port the kernel just handed out and released: free unless another process grabs it first.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 print_urls() {
   echo "prometheus=$(url_of prometheus)"
@@ -133,10 +112,10 @@ cmd_start() {
   done
 
   mkdir -p "$DIR/prometheus-data" "$DIR/alertmanager-data"
-  local prometheus_port="${PROMETHEUS_PORT:-$(free_port)}"
-  local alertmanager_port="${ALERTMANAGER_PORT:-$(free_port)}"
+  local prometheus_port="${PROMETHEUS_PORT:-$(free_port python3)}"
+  local alertmanager_port="${ALERTMANAGER_PORT:-$(free_port python3)}"
   for port in "$prometheus_port" "$alertmanager_port"; do
-    if port_open "$port"; then
+    if port_open "$HOST" "$port"; then
       die "port $HOST:$port is taken (set PROMETHEUS_PORT / ALERTMANAGER_PORT)"
     fi
   done
@@ -168,16 +147,7 @@ cmd_stop() {
   local name pid
   for name in prometheus alertmanager; do
     if pid="$(running_pid "$name")"; then
-      kill -TERM "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do
-        alive "$pid" || break
-        sleep 0.2
-      done
-      if alive "$pid"; then
-        log "$name (pid $pid) still alive after 10s, sending SIGKILL"
-        kill -KILL "$pid" 2>/dev/null || true
-      fi
-      log "stopped $name (pid $pid)"
+      stop_process "$pid" 10 "$name"
     fi
     rm -f "$DIR/$name.pid"
   done
