@@ -738,6 +738,60 @@ fn corrupt_checkpoints_and_lost_history() {
     assert_eq!(flagged, had_records);
 }
 
+/// A second instance in the same consumer group by mistake: the group splits the partitions,
+/// so neither has the whole result, and both say so (not ready, the metric, an ERROR).
+#[test]
+fn two_instances_in_one_group_both_report_the_partial_assignment() {
+    let scenario = Scenario::new("samegroup");
+    produce(&scenario, &generate(2_000, 19));
+    let first = RunningService::start(&scenario, AS_OF, 1);
+    // The second listens on another port and keeps its own checkpoints.
+    assert!(wait_until(Duration::from_secs(30), || first
+        .get("/healthz")
+        .is_some()));
+    let other = Scenario {
+        name: scenario.name.clone(),
+        dir: scenario.dir.clone(),
+        state: format!("dir = \"{}\"", scenario.dir.join("state-2").display()),
+        env: Vec::new(),
+    };
+    let second = RunningService::start(&other, AS_OF, 2);
+    let total = EVENT_TOPICS.len() as f64 * f64::from(PARTITIONS);
+    let unowned = |service: &RunningService| -> Option<f64> {
+        let text = service.metrics()?;
+        parse_exposition(&text)
+            .into_iter()
+            .find(|s| s.name == "salespulse_partitions_unowned")
+            .map(|s| s.value)
+    };
+    let split = wait_until(Duration::from_secs(90), || {
+        match (unowned(&first), unowned(&second)) {
+            // Each owns some, and together they own each partition once.
+            (Some(a), Some(b)) => a > 0.0 && b > 0.0 && (total - a) + (total - b) == total,
+            _ => false,
+        }
+    });
+    let readyz = [first.get("/readyz"), second.get("/readyz")];
+    let (status_1, log_1) = first.terminate();
+    let (status_2, log_2) = second.terminate();
+    assert!(split, "no split reported:\n{log_1}\n{log_2}");
+    for response in readyz {
+        let (status, body) = response.expect("readyz answers");
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            body.contains("assigned to another member of the consumer group"),
+            "{body}"
+        );
+    }
+    for (status, log) in [(status_1, log_1), (status_2, log_2)] {
+        assert!(status.success(), "exit {status}:\n{log}");
+        assert!(
+            log.contains("give each one its own [kafka] group_id"),
+            "{log}"
+        );
+    }
+}
+
 fn produce_count(events: &[(String, String, Vec<u8>, bool)]) -> usize {
     events.len()
 }

@@ -32,6 +32,7 @@ RUN_ONLY_FAMILIES = {
     "salespulse_consumer_lag_messages",
     "salespulse_event_processing_seconds",
     "salespulse_state_history_truncated",
+    "salespulse_partitions_unowned",
     "salespulse_checkpoint_last_success_timestamp_seconds",
     "salespulse_checkpoint_duration_seconds",
 }

@@ -39,11 +39,14 @@ impl Clock {
     }
 }
 
-/// Where the assigned partitions stand: none assigned, still catching up with the high
-/// watermarks seen at assignment, or caught up with all of them.
-fn readiness_of<'a>(plans: impl IntoIterator<Item = &'a PartitionPlan>) -> Readiness {
+/// Where the assigned partitions stand: some owned by another member of the group (`unowned`),
+/// none assigned, still catching up with the high watermarks seen at assignment, or caught up
+/// with all of them.
+fn readiness_of<'a>(plans: impl IntoIterator<Item = &'a PartitionPlan>, unowned: i64) -> Readiness {
     let mut plans = plans.into_iter().peekable();
-    if plans.peek().is_none() {
+    if unowned > 0 {
+        Readiness::PartiallyAssigned
+    } else if plans.peek().is_none() {
         Readiness::Unassigned
     } else if plans.all(|plan| plan.ready_at <= 0 || plan.applied >= plan.ready_at) {
         Readiness::Ready
@@ -86,6 +89,8 @@ impl IngestLoop {
         let context = ServiceContext {
             assignment: Arc::clone(&assignment),
             shared: Arc::clone(&shared),
+            topics: topics.clone(),
+            group_id: config.group_id.clone(),
         };
         let consumer: BaseConsumer<ServiceContext> = config
             .consumer_config()
@@ -200,19 +205,22 @@ impl IngestState {
     /// and a snapshot including all of it is published: a scrape after `/readyz` says 200
     /// sees every event that was in the topics at start.
     fn update_readiness(&mut self) {
-        if self.shared.readiness() == Readiness::Ready {
-            return;
-        }
         let readiness = {
             let assignment = self
                 .assignment
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            readiness_of(assignment.plans())
+            readiness_of(assignment.plans(), self.shared.unowned())
         };
+        let before = self.shared.readiness();
+        if readiness == before {
+            return;
+        }
         if readiness == Readiness::Ready {
             self.publish();
             info!("caught up: ready");
+        } else if before == Readiness::Ready {
+            warn!(now = ?readiness, "no longer ready");
         }
         self.shared.set_readiness(readiness);
     }
@@ -281,14 +289,23 @@ mod tests {
 
     #[test]
     fn ready_only_when_every_partition_reached_its_watermark() {
-        assert_eq!(readiness_of(&[]), Readiness::Unassigned);
-        assert_eq!(readiness_of(&[plan(10, 10)]), Readiness::Ready);
-        assert_eq!(readiness_of(&[plan(10, 11)]), Readiness::Ready);
+        assert_eq!(readiness_of(&[], -1), Readiness::Unassigned);
+        assert_eq!(readiness_of(&[plan(10, 10)], 0), Readiness::Ready);
+        assert_eq!(readiness_of(&[plan(10, 11)], 0), Readiness::Ready);
         assert_eq!(
-            readiness_of(&[plan(10, 10), plan(5, 4)]),
+            readiness_of(&[plan(10, 10), plan(5, 4)], 0),
             Readiness::CatchingUp
         );
         // An empty partition (high watermark 0) is caught up from the start.
-        assert_eq!(readiness_of(&[plan(0, 0), plan(3, 3)]), Readiness::Ready);
+        assert_eq!(readiness_of(&[plan(0, 0), plan(3, 3)], 0), Readiness::Ready);
+    }
+
+    #[test]
+    fn never_ready_while_another_member_owns_partitions() {
+        assert_eq!(
+            readiness_of(&[plan(10, 10)], 2),
+            Readiness::PartiallyAssigned
+        );
+        assert_eq!(readiness_of(&[], 15), Readiness::PartiallyAssigned);
     }
 }

@@ -105,8 +105,8 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(shared): State<Arc<Shared>>) -> (StatusCode, &'static str) {
-    match shared.readiness() {
+async fn readyz(State(shared): State<Arc<Shared>>) -> (StatusCode, String) {
+    let (status, body): (StatusCode, &str) = match shared.readiness() {
         Readiness::Ready => (StatusCode::OK, "ready\n"),
         Readiness::CatchingUp => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -120,7 +120,17 @@ async fn readyz(State(shared): State<Arc<Shared>>) -> (StatusCode, &'static str)
             StatusCode::SERVICE_UNAVAILABLE,
             "not ready: restoring the state from a checkpoint\n",
         ),
-    }
+        Readiness::PartiallyAssigned => {
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "not ready: {} partitions of the topics are assigned to another member of the consumer group; give each replica its own [kafka] group_id\n",
+                    shared.unowned()
+                ),
+            );
+        }
+    };
+    (status, body.to_owned())
 }
 
 #[cfg(test)]

@@ -115,6 +115,9 @@ pub(crate) type Assignment = Arc<Mutex<Partitions>>;
 pub(crate) struct ServiceContext {
     pub(crate) assignment: Assignment,
     pub(crate) shared: Arc<Shared>,
+    /// The configured topics, to count their partitions.
+    pub(crate) topics: Vec<String>,
+    pub(crate) group_id: String,
 }
 
 impl ClientContext for ServiceContext {
@@ -156,6 +159,7 @@ impl ConsumerContext for ServiceContext {
         let result = match err {
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS => {
                 self.plan(consumer, partitions);
+                self.count_unowned(consumer);
                 if cooperative {
                     consumer.incremental_assign(partitions)
                 } else {
@@ -272,6 +276,45 @@ impl ServiceContext {
                 },
             );
         }
+    }
+
+    /// Counts the partitions of the configured topics that this instance does not own. Each
+    /// replica must own them all (its state is the whole result); some unowned means another
+    /// member joined the same group: said in an ERROR, the metric and `/readyz`.
+    fn count_unowned(&self, consumer: &BaseConsumer<Self>) {
+        let mut total = 0;
+        for topic in &self.topics {
+            match consumer.fetch_metadata(Some(topic), BROKER_TIMEOUT) {
+                Ok(metadata) => {
+                    total += metadata
+                        .topics()
+                        .iter()
+                        .map(|topic| topic.partitions().len())
+                        .sum::<usize>();
+                }
+                Err(error) => {
+                    warn!(%error, %topic, "could not count the topic's partitions");
+                    return;
+                }
+            }
+        }
+        let owned = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .plans()
+            .count();
+        let unowned = total.saturating_sub(owned);
+        if unowned > 0 {
+            error!(
+                unowned,
+                total,
+                group = %self.group_id,
+                "{unowned} of the {total} partitions of the topics are assigned to another member of consumer group {}: each replica must consume every partition, so give each one its own [kafka] group_id",
+                self.group_id
+            );
+        }
+        self.shared.set_unowned(unowned);
     }
 
     fn forget(&self, partitions: &TopicPartitionList) {

@@ -23,6 +23,8 @@ pub enum Readiness {
     Ready = 2,
     /// Loading the newest checkpoint, before consuming.
     Restoring = 3,
+    /// Some partitions of the topics belong to another member of the group.
+    PartiallyAssigned = 4,
 }
 
 /// State shared between ingestion and HTTP. Everything here is cheap to read.
@@ -42,6 +44,8 @@ pub(crate) struct Shared {
     /// microseconds.
     checkpoint_at_ms: AtomicI64,
     checkpoint_micros: AtomicU64,
+    /// `salespulse_partitions_unowned`; -1 until the first assignment.
+    unowned: AtomicI64,
 }
 
 impl Shared {
@@ -64,11 +68,13 @@ impl Shared {
             history_truncated: DashMap::new(),
             checkpoint_at_ms: AtomicI64::new(0),
             checkpoint_micros: AtomicU64::new(0),
+            unowned: AtomicI64::new(-1),
         })
     }
 
     pub(crate) fn readiness(&self) -> Readiness {
         match self.readiness.load(Ordering::Acquire) {
+            4 => Readiness::PartiallyAssigned,
             3 => Readiness::Restoring,
             2 => Readiness::Ready,
             1 => Readiness::CatchingUp,
@@ -83,6 +89,18 @@ impl Shared {
 
     pub(crate) fn set_readiness(&self, readiness: Readiness) {
         self.readiness.store(readiness as u8, Ordering::Release);
+    }
+
+    /// Partitions of the configured topics this instance does not own (0: all owned).
+    pub(crate) fn unowned(&self) -> i64 {
+        self.unowned.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_unowned(&self, unowned: usize) {
+        self.unowned.store(
+            i64::try_from(unowned).unwrap_or(i64::MAX),
+            Ordering::Release,
+        );
     }
 
     /// A checkpoint was written in `seconds`.
@@ -156,7 +174,16 @@ impl Shared {
         if micros > 0 {
             checkpoint_duration.sample(&[], micros as f64 / 1e6);
         }
+        let mut unowned = Family::gauge(
+            "salespulse_partitions_unowned",
+            "Partitions of the configured topics not assigned to this instance (should be 0: one instance per consumer group).",
+        );
+        let count = self.unowned();
+        if count >= 0 {
+            unowned.sample(&[], count as f64);
+        }
         let mut families: Vec<MetricFamily> = lag.finish().into_iter().collect();
+        families.extend(unowned.finish());
         families.extend(self.processing.collect());
         families.extend(truncated.finish());
         families.extend(last_checkpoint.finish());
