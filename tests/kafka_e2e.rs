@@ -296,6 +296,13 @@ impl RunningService {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
+    /// SIGKILL (`kill -9`): no shutdown, no final commit or checkpoint. Returns the log.
+    fn kill(mut self) -> String {
+        self.child.kill().expect("kill -9");
+        self.child.wait().expect("wait");
+        self.log_text()
+    }
+
     /// SIGTERM, then the exit status.
     fn terminate(mut self) -> (std::process::ExitStatus, String) {
         let status = Command::new("kill")
@@ -790,6 +797,80 @@ fn two_instances_in_one_group_both_report_the_partial_assignment() {
             "{log}"
         );
     }
+}
+
+/// High availability the Prometheus way: two replicas, each with its own group and state,
+/// each computing the whole result; one writes the dead letters. Killing one (`kill -9`) leaves
+/// the other's output as it was; restarted, it restores its checkpoint and converges.
+#[test]
+fn two_replicas_each_compute_everything_and_survive_a_kill() {
+    let scenario = Scenario::new("replicas");
+    let replica = Scenario {
+        name: scenario.name.clone(),
+        dir: scenario.dir.clone(),
+        state: format!(
+            "dir = \"{}\"\ncheckpoint_interval_seconds = 1",
+            scenario.dir.join("state-b").display()
+        ),
+        env: vec![
+            (
+                "SALESPULSE_KAFKA__GROUP_ID".to_owned(),
+                format!("{}-b", scenario.name),
+            ),
+            (
+                "SALESPULSE_KAFKA__WRITE_DEADLETTERS".to_owned(),
+                "false".to_owned(),
+            ),
+            // The killed member leaves the group when its session times out: keep it short.
+            (
+                "SALESPULSE_KAFKA__PROPERTIES__SESSION_TIMEOUT_MS".to_owned(),
+                "6000".to_owned(),
+            ),
+        ],
+    };
+    let events = generate(12_000, 23);
+    let (first, second) = events.split_at(events.len() / 2);
+    let mut produced = produce(&scenario, first);
+    let a = RunningService::start(&scenario, AS_OF, 1);
+    assert!(wait_until(Duration::from_secs(30), || a
+        .get("/healthz")
+        .is_some()));
+    let b = RunningService::start(&replica, AS_OF, 2);
+    a.wait_caught_up(produced.len());
+    b.wait_caught_up(produced.len());
+    let (replayed, _) = replay(&scenario, &produced, AS_OF);
+    for service in [&a, &b] {
+        let metrics = service.metrics().expect("scrape");
+        assert_same_sales_series(&metrics, &replayed);
+        assert_same_counters(&metrics, &replayed);
+    }
+    // Let B write a checkpoint of the first half, then kill it without a chance to clean up.
+    std::thread::sleep(Duration::from_millis(1_500));
+    let b_log = b.kill();
+
+    produced.extend(produce(&scenario, second));
+    a.wait_caught_up(produced.len());
+    let (replayed, _) = replay(&scenario, &produced, AS_OF);
+    let a_metrics = a.metrics().expect("scrape");
+    assert_same_sales_series(&a_metrics, &replayed);
+    assert_same_counters(&a_metrics, &replayed);
+
+    let b = RunningService::start(&replica, AS_OF, 3);
+    b.wait_caught_up(produced.len());
+    let b_metrics = b.metrics().expect("scrape");
+    assert_same_sales_series(&b_metrics, &replayed);
+    assert_same_counters(&b_metrics, &replayed);
+    assert_eq!(sales_lines(&a_metrics), sales_lines(&b_metrics));
+    let (status, log) = b.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(
+        log.contains("restored the state from a checkpoint"),
+        "{b_log}\n{log}"
+    );
+    let (status, log) = a.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    // Only A wrote dead letters: each malformed message once.
+    assert_dead_lettered_once(&scenario, &produced);
 }
 
 fn produce_count(events: &[(String, String, Vec<u8>, bool)]) -> usize {

@@ -124,6 +124,8 @@ pub struct KafkaConfig {
     /// Never empty.
     pub topics: Vec<String>,
     pub deadletter_topic: String,
+    /// Whether this instance writes the dead-letter topic: with several replicas, one does.
+    pub write_deadletters: bool,
     /// librdkafka properties passed through as is; may hold secrets (see [`is_secret_property`]).
     pub properties: BTreeMap<String, String>,
 }
@@ -136,6 +138,7 @@ impl Default for KafkaConfig {
             group_id: raw.group_id,
             topics: raw.topics,
             deadletter_topic: raw.deadletter_topic,
+            write_deadletters: raw.write_deadletters,
             properties: BTreeMap::new(),
         }
     }

@@ -93,6 +93,7 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
             group_id: config.kafka.group_id.clone(),
             topics: config.kafka.topics.clone(),
             deadletter_topic: config.kafka.deadletter_topic.clone(),
+            write_deadletters: config.kafka.write_deadletters,
             properties: config
                 .kafka
                 .properties

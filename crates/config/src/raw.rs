@@ -38,6 +38,7 @@ pub(crate) const SECTIONS: &[(&str, &[&str])] = &[
             "group_id",
             "topics",
             "deadletter_topic",
+            "write_deadletters",
             "properties",
         ],
     ),
@@ -161,6 +162,7 @@ pub(crate) struct RawKafka {
     pub group_id: String,
     pub topics: Vec<String>,
     pub deadletter_topic: String,
+    pub write_deadletters: bool,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, PropertyValue>,
 }
@@ -180,6 +182,7 @@ impl Default for RawKafka {
             .map(str::to_owned)
             .to_vec(),
             deadletter_topic: "sales.deadletter".to_owned(),
+            write_deadletters: true,
             properties: BTreeMap::new(),
         }
     }

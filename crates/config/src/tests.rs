@@ -132,6 +132,7 @@ fn empty_file_and_no_file_give_the_defaults_of_config_md() {
         ]
     );
     assert_eq!(kafka.deadletter_topic, "sales.deadletter");
+    assert!(kafka.write_deadletters);
     assert!(kafka.properties.is_empty());
     assert_eq!(
         from_empty.http.listen,
@@ -200,6 +201,19 @@ fn lead_queue_max_age_and_export_parse_and_name_the_key_when_bad() {
     assert_eq!(
         config.business.lead_queue_max_age,
         Some(TimeDelta::hours(1))
+    );
+}
+
+#[test]
+fn a_replica_may_leave_the_dead_letters_to_another() {
+    assert!(
+        !parse_ok("[kafka]\nwrite_deadletters = false")
+            .kafka
+            .write_deadletters
+    );
+    error_at(
+        "[kafka]\nwrite_deadletters = \"no\"",
+        "kafka.write_deadletters",
     );
 }
 

@@ -450,6 +450,7 @@ fn kafka(raw: RawKafka) -> Checked<KafkaConfig> {
         group_id: raw.group_id,
         topics: raw.topics,
         deadletter_topic: raw.deadletter_topic,
+        write_deadletters: raw.write_deadletters,
         properties: raw
             .properties
             .into_iter()

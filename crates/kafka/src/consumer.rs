@@ -63,7 +63,8 @@ pub(crate) struct IngestLoop {
 
 /// Everything but the consumer, so a polled message (which borrows the consumer) can be handled.
 struct IngestState {
-    dead_letters: DeadLetters,
+    /// `None` when another replica writes the dead-letter topic.
+    dead_letters: Option<DeadLetters>,
     engine: Engine,
     checkpointer: Option<Checkpointer>,
     clock: Clock,
@@ -101,7 +102,11 @@ impl IngestLoop {
             .subscribe(&topic_names)
             .context("subscribing to the topics")?;
         let state = IngestState {
-            dead_letters: DeadLetters::new(&config.client_config(), deadletter_topic)?,
+            dead_letters: if config.write_deadletters {
+                Some(DeadLetters::new(&config.client_config(), deadletter_topic)?)
+            } else {
+                None
+            },
             engine,
             checkpointer,
             clock,
@@ -182,6 +187,7 @@ impl IngestState {
         }
         if let IngestOutcome::Rejected(rejection) = self.engine.ingest_at(payload, self.clock.now())
             && !already_forwarded
+            && let Some(dead_letters) = &self.dead_letters
         {
             warn!(
                 topic = message.topic(),
@@ -191,7 +197,7 @@ impl IngestState {
                 detail = %rejection.detail,
                 "rejected; forwarding to the dead-letter topic"
             );
-            self.dead_letters.forward(message, rejection.reason)?;
+            dead_letters.forward(message, rejection.reason)?;
         }
         if store {
             consumer

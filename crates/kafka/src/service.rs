@@ -34,6 +34,8 @@ pub struct ServiceConfig {
     pub group_id: String,
     pub topics: Vec<String>,
     pub deadletter_topic: String,
+    /// Whether this instance writes the dead-letter topic (with replicas, one of them does).
+    pub write_deadletters: bool,
     /// librdkafka properties passed through (SASL, TLS, tuning).
     pub properties: BTreeMap<String, String>,
     pub listen: SocketAddr,

@@ -33,6 +33,7 @@ pub fn service_config(config: &Config, as_of: Option<Timestamp>) -> ServiceConfi
         group_id: config.kafka.group_id.clone(),
         topics: config.kafka.topics.clone(),
         deadletter_topic: config.kafka.deadletter_topic.clone(),
+        write_deadletters: config.kafka.write_deadletters,
         properties: config.kafka.properties.clone(),
         listen: config.http.listen,
         as_of,
