@@ -5,8 +5,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
-use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use salespulse_engine::{Engine, IngestOutcome};
 use salespulse_events::Timestamp;
@@ -22,6 +21,8 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// Snapshots are published at least this often while anything changes, and at most so often
 /// that computing them takes a tenth of the ingestion thread's time.
 const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
+/// How often applied offsets are committed (with the dead letters of the same transaction).
+const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
 
 /// "Now": the wall clock, or a pinned instant (`--as-of`).
 #[derive(Debug, Clone, Copy)]
@@ -63,8 +64,6 @@ pub(crate) struct IngestLoop {
 
 /// Everything but the consumer, so a polled message (which borrows the consumer) can be handled.
 struct IngestState {
-    /// `None` when another replica writes the dead-letter topic.
-    dead_letters: Option<DeadLetters>,
     engine: Engine,
     checkpointer: Option<Checkpointer>,
     clock: Clock,
@@ -74,6 +73,7 @@ struct IngestState {
     receipts: Vec<Instant>,
     last_publish: Instant,
     publish_interval: Duration,
+    last_commit: Instant,
 }
 
 impl IngestLoop {
@@ -87,8 +87,26 @@ impl IngestLoop {
         let (topics, deadletter_topic) = (&config.topics, &config.deadletter_topic);
         let Start { engine, covered } = start;
         let assignment: Assignment = Arc::new(Mutex::new(Partitions::covering(covered)));
+        // Unique per process: a second instance by mistake in the same group must not fence this
+        // one off. What a crashed run left open, the broker aborts after the transaction timeout.
+        let transactional_id = format!(
+            "salespulse-{}-{}-{}",
+            config.group_id,
+            std::process::id(),
+            chrono::Utc::now().timestamp_millis()
+        );
         let context = ServiceContext {
             assignment: Arc::clone(&assignment),
+            dead_letters: if config.write_deadletters {
+                Some(Mutex::new(DeadLetters::new(
+                    &config.client_config(),
+                    deadletter_topic,
+                    &transactional_id,
+                )?))
+            } else {
+                None
+            },
+            failure: Mutex::new(None),
             shared: Arc::clone(&shared),
             topics: topics.clone(),
             group_id: config.group_id.clone(),
@@ -102,11 +120,6 @@ impl IngestLoop {
             .subscribe(&topic_names)
             .context("subscribing to the topics")?;
         let state = IngestState {
-            dead_letters: if config.write_deadletters {
-                Some(DeadLetters::new(&config.client_config(), deadletter_topic)?)
-            } else {
-                None
-            },
             engine,
             checkpointer,
             clock,
@@ -115,6 +128,7 @@ impl IngestLoop {
             receipts: Vec::new(),
             last_publish: Instant::now(),
             publish_interval: MIN_PUBLISH_INTERVAL,
+            last_commit: Instant::now(),
         };
         Ok(IngestLoop { consumer, state })
     }
@@ -141,22 +155,21 @@ impl IngestLoop {
                 }
                 None => {}
             }
+            if let Some(error) = consumer.context().take_failure() {
+                return Err(error);
+            }
             state.update_readiness();
             if state.last_publish.elapsed() >= state.publish_interval {
                 state.publish();
             }
-            state.checkpoint_if_due();
+            if state.last_commit.elapsed() >= COMMIT_INTERVAL {
+                state.commit(&consumer)?;
+            }
+            state.checkpoint_if_due(&consumer)?;
         }
         state.publish();
-        state.checkpoint(true);
-        match consumer.commit_consumer_state(CommitMode::Sync) {
-            Ok(()) => info!("committed the applied offsets"),
-            // The automatic commit already took everything stored.
-            Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {
-                info!("committed the applied offsets (nothing new since the last automatic commit)")
-            }
-            Err(error) => return Err(error).context("committing the applied offsets"),
-        }
+        state.checkpoint(&consumer, true)?;
+        info!("committed the applied offsets");
         Ok(())
     }
 }
@@ -173,21 +186,18 @@ impl IngestState {
         // Below the group's committed offset at assignment, this message was applied and, if
         // rejected, dead-lettered before (an offset is committed only after its dead letter is
         // delivered): the state is being rebuilt, the dead letter must not be sent twice.
-        let (store, already_forwarded) = match self
+        let already_forwarded = self
             .assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .applied(message.topic(), message.partition(), next)
-        {
-            Some(plan) => (next > plan.commit_floor, next <= plan.commit_floor),
-            None => (true, false),
-        };
+            .is_some_and(|plan| next <= plan.commit_floor);
         if let Some(checkpointer) = &mut self.checkpointer {
             checkpointer.count_message();
         }
         if let IngestOutcome::Rejected(rejection) = self.engine.ingest_at(payload, self.clock.now())
             && !already_forwarded
-            && let Some(dead_letters) = &self.dead_letters
+            && let Some(dead_letters) = &consumer.context().dead_letters
         {
             warn!(
                 topic = message.topic(),
@@ -197,12 +207,10 @@ impl IngestState {
                 detail = %rejection.detail,
                 "rejected; forwarding to the dead-letter topic"
             );
-            dead_letters.forward(message, rejection.reason)?;
-        }
-        if store {
-            consumer
-                .store_offset(message.topic(), message.partition(), message.offset())
-                .context("storing the applied offset")?;
+            dead_letters
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .forward(message, rejection.reason)?;
         }
         Ok(())
     }
@@ -233,7 +241,14 @@ impl IngestState {
 
     /// Takes a checkpoint when one is due, or when partitions were revoked since the last one
     /// (so the state they contributed is saved with the offsets it covers).
-    fn checkpoint_if_due(&mut self) {
+    /// Commits the applied offsets with the dead letters forwarded since the last commit.
+    fn commit(&mut self, consumer: &BaseConsumer<ServiceContext>) -> anyhow::Result<()> {
+        consumer.context().commit_applied(consumer)?;
+        self.last_commit = Instant::now();
+        Ok(())
+    }
+
+    fn checkpoint_if_due(&mut self, consumer: &BaseConsumer<ServiceContext>) -> anyhow::Result<()> {
         let revoked = std::mem::take(
             &mut self
                 .assignment
@@ -246,14 +261,22 @@ impl IngestState {
             .as_mut()
             .is_some_and(|checkpointer| revoked || checkpointer.due());
         if due {
-            self.checkpoint(false);
+            self.checkpoint(consumer, false)?;
         }
+        Ok(())
     }
 
-    /// Captures the state with the offsets it covers; `wait` for it to be stored (shutdown).
-    fn checkpoint(&mut self, wait: bool) {
+    /// Commits, then captures the state with the offsets it covers; `wait` for it to be stored
+    /// (shutdown). Committing first keeps a checkpoint from covering an offset whose dead letter
+    /// is not committed: after a crash, the restored state and the committed dead letters agree.
+    fn checkpoint(
+        &mut self,
+        consumer: &BaseConsumer<ServiceContext>,
+        wait: bool,
+    ) -> anyhow::Result<()> {
+        self.commit(consumer)?;
         let Some(checkpointer) = &mut self.checkpointer else {
-            return;
+            return Ok(());
         };
         let covered = self
             .assignment
@@ -262,6 +285,7 @@ impl IngestState {
             .covered()
             .clone();
         checkpointer.take(&self.engine, &covered, wait);
+        Ok(())
     }
 
     /// Moves the clock, snapshots the engine and hands the snapshot to the HTTP side.
@@ -290,6 +314,7 @@ mod tests {
             commit_floor: 0,
             ready_at,
             applied,
+            committed: 0,
         }
     }
 

@@ -1,16 +1,24 @@
-//! The dead-letter topic: rejected input, unchanged, with the reason and origin in headers.
+//! The dead-letter topic: rejected input, unchanged, with the reason and origin in headers,
+//! written in Kafka transactions together with the consumer's offsets.
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
+use rdkafka::consumer::ConsumerGroupMetadata;
+use rdkafka::error::KafkaError;
 use rdkafka::message::{BorrowedMessage, Header, Message, OwnedHeaders};
 use rdkafka::producer::{BaseProducer, BaseRecord, DeliveryResult, Producer, ProducerContext};
+use rdkafka::topic_partition_list::TopicPartitionList;
 use salespulse_events::RejectReason;
+use tracing::warn;
 
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// A failed transaction is redone this many times (with a fresh producer when the failure is
+/// fatal to the old one) before the error is given up to the caller.
+const ATTEMPTS: u32 = 3;
 
 /// Remembers the last failed delivery (librdkafka reports deliveries through a callback).
 #[derive(Default)]
@@ -34,80 +42,119 @@ impl ProducerContext for DeliveryReports {
     }
 }
 
-/// Produces rejected messages to the dead-letter topic and waits for their delivery, so an
-/// offset is only stored for a bad message once the message is safe elsewhere.
-pub(crate) struct DeadLetters {
-    producer: BaseProducer<DeliveryReports>,
+/// One rejected message as it goes to the dead-letter topic.
+struct DeadLetter {
+    key: Option<Vec<u8>>,
+    payload: Option<Vec<u8>>,
+    reason: RejectReason,
     topic: String,
+    partition: String,
+    offset: String,
+}
+
+/// Produces rejected messages to the dead-letter topic inside Kafka transactions that also
+/// commit the consumer's offsets: a dead letter and the offset past its message become visible
+/// together or not at all, so after any crash each rejected message is in the topic once for
+/// `read_committed` readers, and an instance never forwards again what a committed offset
+/// covers. The dead letters of the open transaction are kept until it commits, so a
+/// transaction that fails is redone rather than lost.
+pub(crate) struct DeadLetters {
+    config: ClientConfig,
+    topic: String,
+    transactional_id: String,
+    /// Producers made so far: each gets its own transactional id.
+    incarnation: u32,
+    producer: BaseProducer<DeliveryReports>,
+    /// Forwarded since the last commit.
+    uncommitted: Vec<DeadLetter>,
+    /// A transaction is open on the current producer.
+    open: bool,
 }
 
 impl DeadLetters {
-    pub(crate) fn new(config: &ClientConfig, topic: &str) -> anyhow::Result<DeadLetters> {
-        let producer = config
-            .clone()
-            .set("enable.idempotence", "true")
-            .set("acks", "all")
-            .set("linger.ms", "0")
-            .create_with_context(DeliveryReports::default())
-            .context("creating the dead-letter producer")?;
+    /// `transactional_id` must be unique per process.
+    pub(crate) fn new(
+        config: &ClientConfig,
+        topic: &str,
+        transactional_id: &str,
+    ) -> anyhow::Result<DeadLetters> {
+        let producer = transactional_producer(config, transactional_id)?;
         Ok(DeadLetters {
-            producer,
+            config: config.clone(),
             topic: topic.to_owned(),
+            transactional_id: transactional_id.to_owned(),
+            incarnation: 0,
+            producer,
+            uncommitted: Vec::new(),
+            open: false,
         })
     }
 
     /// Forwards `message` with `x-reject-reason`, `x-source-topic`, `x-source-partition` and
-    /// `x-source-offset`, and returns once the broker has it.
+    /// `x-source-offset`, in the open transaction.
     pub(crate) fn forward(
-        &self,
+        &mut self,
         message: &BorrowedMessage<'_>,
         reason: RejectReason,
     ) -> anyhow::Result<()> {
-        let partition = message.partition().to_string();
-        let offset = message.offset().to_string();
-        let headers = OwnedHeaders::new()
-            .insert(Header {
-                key: "x-reject-reason",
-                value: Some(reason.as_str()),
-            })
-            .insert(Header {
-                key: "x-source-topic",
-                value: Some(message.topic()),
-            })
-            .insert(Header {
-                key: "x-source-partition",
-                value: Some(partition.as_str()),
-            })
-            .insert(Header {
-                key: "x-source-offset",
-                value: Some(offset.as_str()),
-            });
-        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.topic).headers(headers);
-        if let Some(payload) = message.payload() {
-            record = record.payload(payload);
-        }
-        if let Some(key) = message.key() {
-            record = record.key(key);
-        }
-        self.producer
-            .send(record)
-            .map_err(|(error, _)| error)
-            .with_context(|| format!("dead-lettering {}:{}", message.topic(), offset))?;
-        self.wait_for_delivery()
-            .with_context(|| format!("delivering to the dead-letter topic {}", self.topic))
+        let letter = DeadLetter {
+            key: message.key().map(<[u8]>::to_vec),
+            payload: message.payload().map(<[u8]>::to_vec),
+            reason,
+            topic: message.topic().to_owned(),
+            partition: message.partition().to_string(),
+            offset: message.offset().to_string(),
+        };
+        self.begin()?;
+        self.send(&letter)?;
+        self.uncommitted.push(letter);
+        Ok(())
     }
 
-    /// Serves delivery reports until nothing is in flight. (`flush` would do, but it sleeps in
-    /// steps of 100 ms, which made every rejected message cost a tenth of a second.)
-    fn wait_for_delivery(&self) -> anyhow::Result<()> {
-        let started = Instant::now();
-        while self.producer.in_flight_count() > 0 {
-            anyhow::ensure!(
-                started.elapsed() < DELIVERY_TIMEOUT,
-                "no delivery within {DELIVERY_TIMEOUT:?}"
-            );
-            self.producer.poll(Duration::from_millis(1));
+    /// Commits `offsets` (the next offsets to read) for the consumer group, together with every
+    /// dead letter forwarded since the last commit, in one transaction. A failure aborts the
+    /// transaction (or replaces a producer the failure made unusable, e.g. fenced) and redoes it
+    /// with the same dead letters, a few times, before giving up.
+    pub(crate) fn commit(
+        &mut self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+    ) -> anyhow::Result<()> {
+        if offsets.count() == 0 && self.uncommitted.is_empty() {
+            return Ok(());
         }
+        let mut attempt = 1;
+        loop {
+            match self.try_commit(offsets, group) {
+                Ok(()) => {
+                    self.uncommitted.clear();
+                    return Ok(());
+                }
+                Err(error) if attempt < ATTEMPTS => {
+                    warn!(error = %format!("{error:#}"), attempt, "dead-letter transaction failed; redoing it");
+                    self.recover(&error)?;
+                    attempt += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+    }
+
+    fn try_commit(
+        &mut self,
+        offsets: &TopicPartitionList,
+        group: &ConsumerGroupMetadata,
+    ) -> anyhow::Result<()> {
+        self.begin()?;
+        if offsets.count() > 0 {
+            self.producer
+                .send_offsets_to_transaction(offsets, group, TRANSACTION_TIMEOUT)
+                .context("adding the consumer offsets to the transaction")?;
+        }
+        self.producer
+            .commit_transaction(TRANSACTION_TIMEOUT)
+            .context("committing the dead letters and offsets")?;
+        self.open = false;
         let failure = self
             .producer
             .context()
@@ -116,8 +163,101 @@ impl DeadLetters {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
         match failure {
-            Some(error) => anyhow::bail!("delivery failed: {error}"),
+            Some(error) => anyhow::bail!("a dead letter was not delivered: {error}"),
             None => Ok(()),
         }
     }
+
+    /// After a failed transaction: abort it, or replace the producer when the failure is fatal
+    /// to it; then open a new transaction with the same dead letters.
+    fn recover(&mut self, error: &anyhow::Error) -> anyhow::Result<()> {
+        let fatal = error
+            .chain()
+            .filter_map(|cause| cause.downcast_ref::<KafkaError>())
+            .any(|error| match error {
+                KafkaError::Transaction(error) => error.is_fatal(),
+                _ => false,
+            });
+        if fatal {
+            self.incarnation += 1;
+            let id = format!("{}-{}", self.transactional_id, self.incarnation);
+            self.producer = transactional_producer(&self.config, &id)?;
+        } else if self.open {
+            self.producer
+                .abort_transaction(TRANSACTION_TIMEOUT)
+                .context("aborting the failed dead-letter transaction")?;
+        }
+        self.open = false;
+        self.begin()?;
+        for letter in &self.uncommitted {
+            self.send(letter)?;
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> anyhow::Result<()> {
+        if !self.open {
+            self.producer
+                .begin_transaction()
+                .context("beginning a dead-letter transaction")?;
+            self.open = true;
+        }
+        Ok(())
+    }
+
+    fn send(&self, letter: &DeadLetter) -> anyhow::Result<()> {
+        let headers = OwnedHeaders::new()
+            .insert(Header {
+                key: "x-reject-reason",
+                value: Some(letter.reason.as_str()),
+            })
+            .insert(Header {
+                key: "x-source-topic",
+                value: Some(letter.topic.as_str()),
+            })
+            .insert(Header {
+                key: "x-source-partition",
+                value: Some(letter.partition.as_str()),
+            })
+            .insert(Header {
+                key: "x-source-offset",
+                value: Some(letter.offset.as_str()),
+            });
+        let mut record: BaseRecord<'_, [u8], [u8]> = BaseRecord::to(&self.topic).headers(headers);
+        if let Some(payload) = &letter.payload {
+            record = record.payload(payload);
+        }
+        if let Some(key) = &letter.key {
+            record = record.key(key);
+        }
+        self.producer
+            .send(record)
+            .map_err(|(error, _)| error)
+            .with_context(|| format!("dead-lettering {}:{}", letter.topic, letter.offset))?;
+        self.producer.poll(Duration::ZERO);
+        Ok(())
+    }
+}
+
+fn transactional_producer(
+    config: &ClientConfig,
+    transactional_id: &str,
+) -> anyhow::Result<BaseProducer<DeliveryReports>> {
+    let producer: BaseProducer<DeliveryReports> = config
+        .clone()
+        .set("enable.idempotence", "true")
+        .set("acks", "all")
+        .set("linger.ms", "5")
+        .set("transactional.id", transactional_id)
+        // A transaction a crashed process left open blocks read_committed readers of the
+        // dead-letter topic until the broker aborts it: keep that short.
+        .set("transaction.timeout.ms", "10000")
+        .create_with_context(DeliveryReports::default())
+        .context("creating the dead-letter producer")?;
+    producer
+        .init_transactions(TRANSACTION_TIMEOUT)
+        .with_context(|| {
+            format!("initialising the dead-letter transactions ({transactional_id})")
+        })?;
+    Ok(producer)
 }

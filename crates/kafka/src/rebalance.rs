@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use anyhow::Context;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
-use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -16,6 +16,7 @@ use tracing::{error, info, warn};
 
 use salespulse_state::Offsets;
 
+use crate::deadletter::DeadLetters;
 use crate::shared::Shared;
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -30,6 +31,8 @@ pub(crate) struct PartitionPlan {
     pub(crate) ready_at: i64,
     /// The next offset to apply, as far as the ingestion loop got since assignment.
     pub(crate) applied: i64,
+    /// The group's committed offset: `commit_floor`, then what each transaction committed.
+    pub(crate) committed: i64,
 }
 
 /// The assigned partitions by topic (so that the per-message lookup borrows the topic name
@@ -86,10 +89,8 @@ impl Partitions {
         self.covered.get(topic)?.get(&partition).copied()
     }
 
-    fn contains(&self, topic: &str, partition: i32) -> bool {
-        self.plans
-            .get(topic)
-            .is_some_and(|partitions| partitions.contains_key(&partition))
+    fn get(&self, topic: &str, partition: i32) -> Option<&PartitionPlan> {
+        self.plans.get(topic)?.get(&partition)
     }
 
     fn insert(&mut self, topic: String, partition: i32, plan: PartitionPlan) {
@@ -105,6 +106,39 @@ impl Partitions {
     pub(crate) fn plans(&self) -> impl Iterator<Item = &PartitionPlan> {
         self.plans.values().flat_map(HashMap::values)
     }
+
+    /// The applied offsets not committed yet: never below the committed offset, so the group's
+    /// position does not move back while state is rebuilt.
+    fn uncommitted(&self) -> TopicPartitionList {
+        let mut offsets = TopicPartitionList::new();
+        for (topic, partitions) in &self.plans {
+            for (partition, plan) in partitions {
+                if plan.applied > plan.committed
+                    && let Err(error) = offsets.add_partition_offset(
+                        topic,
+                        *partition,
+                        Offset::Offset(plan.applied),
+                    )
+                {
+                    warn!(%error, %topic, partition, "cannot list an offset to commit");
+                }
+            }
+        }
+        offsets
+    }
+
+    fn mark_committed(&mut self, offsets: &TopicPartitionList) {
+        for element in offsets.elements() {
+            if let (Offset::Offset(offset), Some(plan)) = (
+                element.offset(),
+                self.plans
+                    .get_mut(element.topic())
+                    .and_then(|partitions| partitions.get_mut(&element.partition())),
+            ) {
+                plan.committed = plan.committed.max(offset);
+            }
+        }
+    }
 }
 
 /// The current assignment, written by the rebalance callback, read by the ingestion loop (the
@@ -114,6 +148,12 @@ pub(crate) type Assignment = Arc<Mutex<Partitions>>;
 /// librdkafka callbacks of the service's consumer.
 pub(crate) struct ServiceContext {
     pub(crate) assignment: Assignment,
+    /// The transactional producer that commits offsets together with the dead letters; `None`
+    /// when another replica writes them (offsets are then committed by the consumer).
+    pub(crate) dead_letters: Option<Mutex<DeadLetters>>,
+    /// A commit failed inside a rebalance callback, which cannot return it: the ingestion loop
+    /// stops with it.
+    pub(crate) failure: Mutex<Option<anyhow::Error>>,
     pub(crate) shared: Arc<Shared>,
     /// The configured topics, to count their partitions.
     pub(crate) topics: Vec<String>,
@@ -128,14 +168,15 @@ impl ClientContext for ServiceContext {
             .unwrap_or_else(PoisonError::into_inner);
         for (topic_name, topic) in &statistics.topics {
             for (partition, stats) in &topic.partitions {
-                if !assignment.contains(topic_name, *partition) || stats.hi_offset < 0 {
+                let Some(plan) = assignment.get(topic_name, *partition) else {
+                    continue;
+                };
+                if stats.hi_offset < 0 {
                     continue;
                 }
-                let committed = if stats.committed_offset >= 0 {
-                    stats.committed_offset
-                } else {
-                    stats.lo_offset.max(0)
-                };
+                // Offsets are committed by the dead-letter transactions, which librdkafka's
+                // consumer statistics do not see: the plan knows what was committed.
+                let committed = plan.committed.max(stats.lo_offset.max(0));
                 self.shared.lag.insert(
                     (topic_name.clone(), *partition),
                     (stats.hi_offset - committed).max(0),
@@ -167,12 +208,15 @@ impl ConsumerContext for ServiceContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                // Everything polled so far is applied and its offset stored: commit it before the
-                // partitions go, so the next owner starts where this one stopped.
-                match consumer.commit_consumer_state(CommitMode::Sync) {
-                    // Nothing stored since the last automatic commit.
-                    Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => {}
-                    Err(error) => warn!(%error, "commit before revocation failed"),
+                // Everything polled so far is applied: commit it (with its dead letters) before
+                // the partitions go, so the next owner starts where this one stopped.
+                if let Err(error) = self.commit_applied(consumer) {
+                    // The group may already have moved on (another member joined): keep the
+                    // dead letters at least; the next owner re-reads from the committed offsets.
+                    error!(error = %format!("{error:#}"), "commit before revocation failed; committing the dead letters alone");
+                    if let Err(error) = self.commit_dead_letters(consumer) {
+                        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                    }
                 }
                 self.forget(partitions);
                 if cooperative {
@@ -190,15 +234,60 @@ impl ConsumerContext for ServiceContext {
             error!(%error, "applying the rebalance failed");
         }
     }
-
-    fn commit_callback(&self, result: KafkaResult<()>, offsets: &TopicPartitionList) {
-        if let Err(error) = result {
-            warn!(%error, partitions = offsets.count(), "offset commit failed");
-        }
-    }
 }
 
 impl ServiceContext {
+    /// Commits the applied offsets together with the dead letters forwarded since the last
+    /// commit, in one transaction.
+    pub(crate) fn commit_applied(&self, consumer: &BaseConsumer<Self>) -> anyhow::Result<()> {
+        let offsets = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .uncommitted();
+        match &self.dead_letters {
+            Some(dead_letters) => {
+                let group = consumer
+                    .group_metadata()
+                    .context("the consumer has no group metadata")?;
+                dead_letters
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .commit(&offsets, &group)?;
+            }
+            None if offsets.count() > 0 => consumer
+                .commit(&offsets, CommitMode::Sync)
+                .context("committing the applied offsets")?,
+            None => {}
+        }
+        self.assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .mark_committed(&offsets);
+        Ok(())
+    }
+
+    fn commit_dead_letters(&self, consumer: &BaseConsumer<Self>) -> anyhow::Result<()> {
+        let Some(dead_letters) = &self.dead_letters else {
+            return Ok(());
+        };
+        let group = consumer
+            .group_metadata()
+            .context("the consumer has no group metadata")?;
+        dead_letters
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .commit(&TopicPartitionList::new(), &group)
+    }
+
+    /// A commit failure from a rebalance callback, if any.
+    pub(crate) fn take_failure(&self) -> Option<anyhow::Error> {
+        self.failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+    }
+
     /// Records the committed offset and high watermark of each new partition, then points it
     /// where the engine state stops: the offset it covers (restored from a checkpoint, or
     /// reached earlier in this process), else the earliest retained offset, to rebuild. When
@@ -273,6 +362,7 @@ impl ServiceContext {
                     commit_floor,
                     ready_at,
                     applied: start,
+                    committed: commit_floor,
                 },
             );
         }

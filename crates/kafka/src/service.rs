@@ -22,7 +22,7 @@ use crate::shared::{Readiness, Shared};
 /// Consumer settings the service's correctness depends on; `[kafka.properties]` cannot change them.
 const FIXED_CONSUMER_PROPERTIES: &[(&str, &str)] = &[
     ("enable.auto.offset.store", "false"),
-    ("enable.auto.commit", "true"),
+    ("enable.auto.commit", "false"),
     ("auto.offset.reset", "earliest"),
     ("enable.partition.eof", "false"),
 ];
@@ -77,8 +77,7 @@ impl ServiceConfig {
         let mut config = self.client_config();
         config
             .set("group.id", &self.group_id)
-            .set("statistics.interval.ms", "1000")
-            .set("auto.commit.interval.ms", "1000");
+            .set("statistics.interval.ms", "1000");
         for (key, value) in FIXED_CONSUMER_PROPERTIES {
             if self.properties.get(*key).is_some_and(|set| set != value) {
                 warn!(
