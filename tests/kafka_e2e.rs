@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use rdkafka::ClientConfig;
@@ -15,7 +16,9 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
-use salespulse_e2e::{free_address, http_get, parse_exposition, salespulse_binary, wait_until};
+use salespulse_e2e::{
+    free_address, http_get, parse_exposition, repo_root, salespulse_binary, wait_until,
+};
 use salespulse_sim::{SimConfig, Simulator, intended_reason};
 
 const PARTITIONS: i32 = 3;
@@ -32,10 +35,22 @@ fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
+/// Tests share the broker; the one that stops it takes it alone.
+static BROKER: RwLock<()> = RwLock::new(());
+
+/// A hold on the shared broker for a scenario's lifetime.
+#[allow(dead_code)]
+enum BrokerHold {
+    Shared(RwLockReadGuard<'static, ()>),
+    Exclusive(RwLockWriteGuard<'static, ()>),
+}
+
 /// A test's own topics and group, so tests run side by side and re-runs start clean.
 struct Scenario {
     name: String,
     dir: PathBuf,
+    /// `None` for a copy made inside a test that already holds the broker.
+    _broker: Option<BrokerHold>,
     /// The `[state]` section of the service's configuration (default: a directory of its own).
     state: String,
     /// Extra environment of the service (e.g. the S3 endpoint and credentials).
@@ -44,6 +59,17 @@ struct Scenario {
 
 impl Scenario {
     fn new(test: &str) -> Scenario {
+        let hold = BrokerHold::Shared(BROKER.read().unwrap_or_else(PoisonError::into_inner));
+        Scenario::holding(test, hold)
+    }
+
+    /// A scenario that has the broker to itself (it may stop and start it).
+    fn exclusive(test: &str) -> Scenario {
+        let hold = BrokerHold::Exclusive(BROKER.write().unwrap_or_else(PoisonError::into_inner));
+        Scenario::holding(test, hold)
+    }
+
+    fn holding(test: &str, hold: BrokerHold) -> Scenario {
         let name = format!(
             "e2e-{test}-{}-{}",
             std::process::id(),
@@ -59,6 +85,7 @@ impl Scenario {
         let scenario = Scenario {
             name,
             dir,
+            _broker: Some(hold),
             state,
             env: Vec::new(),
         };
@@ -242,6 +269,7 @@ impl RunningService {
         let mut other = Scenario {
             name: scenario.name.clone(),
             dir: scenario.dir.clone(),
+            _broker: None,
             state: scenario.state.clone(),
             env: scenario.env.clone(),
         };
@@ -707,6 +735,7 @@ fn corrupt_checkpoints_and_lost_history() {
     let fresh = Scenario {
         name: scenario.name.clone(),
         dir: scenario.dir.join("fresh"),
+        _broker: None,
         state: format!("dir = \"{}\"", scenario.dir.join("fresh-state").display()),
         env: Vec::new(),
     };
@@ -759,6 +788,7 @@ fn two_instances_in_one_group_both_report_the_partial_assignment() {
     let other = Scenario {
         name: scenario.name.clone(),
         dir: scenario.dir.clone(),
+        _broker: None,
         state: format!("dir = \"{}\"", scenario.dir.join("state-2").display()),
         env: Vec::new(),
     };
@@ -808,6 +838,7 @@ fn two_replicas_each_compute_everything_and_survive_a_kill() {
     let replica = Scenario {
         name: scenario.name.clone(),
         dir: scenario.dir.clone(),
+        _broker: None,
         state: format!(
             "dir = \"{}\"\ncheckpoint_interval_seconds = 1",
             scenario.dir.join("state-b").display()
@@ -925,6 +956,52 @@ fn kill_9_at_three_points_loses_and_doubles_nothing() {
     assert_dead_lettered_once(&scenario, &produced);
 }
 
+/// The broker stops for 20 s mid-stream and comes back with its data: the service reconnects,
+/// and nothing is lost or counted twice.
+#[test]
+fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
+    let scenario = Scenario::exclusive("outage");
+    let kafka = |action: &str| {
+        let output = Command::new("bash")
+            .arg(repo_root().join("deploy/local/kafka.sh"))
+            .arg(action)
+            .output()
+            .expect("run kafka.sh");
+        assert!(
+            output.status.success(),
+            "kafka.sh {action} (the broker must be the one deploy/local/kafka.sh runs): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    let events = generate(12_000, 31);
+    let (first, second) = events.split_at(events.len() / 2);
+    let mut produced = produce(&scenario, first);
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    service.wait_caught_up(produced.len());
+
+    kafka("stop");
+    std::thread::sleep(Duration::from_secs(20));
+    let alive = service.get("/healthz");
+    kafka("start");
+    assert_eq!(
+        alive.map(|(status, _)| status),
+        Some(200),
+        "alive during the outage"
+    );
+
+    produced.extend(produce(&scenario, second));
+    service.wait_caught_up(produced.len());
+    let (replayed, _) = replay(&scenario, &produced, AS_OF);
+    let metrics = service.metrics().expect("scrape");
+    assert_same_sales_series(&metrics, &replayed);
+    assert_same_counters(&metrics, &replayed);
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    // The logs say what happened.
+    assert!(log.contains("consumer error"), "{log}");
+    assert_dead_lettered_once(&scenario, &produced);
+}
+
 fn produce_count(events: &[(String, String, Vec<u8>, bool)]) -> usize {
     events.len()
 }
@@ -1016,6 +1093,7 @@ fn not_ready_before_assignment_and_metrics_answer_during_heavy_ingestion() {
         name: format!("e2e-nowhere-{}", std::process::id()),
         state: format!("dir = \"{}\"", dir.join("state").display()),
         dir,
+        _broker: None,
         env: Vec::new(),
     };
     std::fs::create_dir_all(&nowhere.dir).expect("dir");

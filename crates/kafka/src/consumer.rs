@@ -74,6 +74,8 @@ struct IngestState {
     last_publish: Instant,
     publish_interval: Duration,
     last_commit: Instant,
+    /// The last commit error, to log a repeated one once.
+    commit_error: Option<String>,
 }
 
 impl IngestLoop {
@@ -106,7 +108,6 @@ impl IngestLoop {
             } else {
                 None
             },
-            failure: Mutex::new(None),
             shared: Arc::clone(&shared),
             topics: topics.clone(),
             group_id: config.group_id.clone(),
@@ -129,6 +130,7 @@ impl IngestLoop {
             last_publish: Instant::now(),
             publish_interval: MIN_PUBLISH_INTERVAL,
             last_commit: Instant::now(),
+            commit_error: None,
         };
         Ok(IngestLoop { consumer, state })
     }
@@ -155,20 +157,17 @@ impl IngestLoop {
                 }
                 None => {}
             }
-            if let Some(error) = consumer.context().take_failure() {
-                return Err(error);
-            }
             state.update_readiness();
             if state.last_publish.elapsed() >= state.publish_interval {
                 state.publish();
             }
             if state.last_commit.elapsed() >= COMMIT_INTERVAL {
-                state.commit(&consumer)?;
+                state.commit_or_retry_later(&consumer);
             }
-            state.checkpoint_if_due(&consumer)?;
+            state.checkpoint_if_due(&consumer);
         }
         state.publish();
-        state.checkpoint(&consumer, true)?;
+        state.commit_and_checkpoint(&consumer)?;
         info!("committed the applied offsets");
         Ok(())
     }
@@ -243,12 +242,32 @@ impl IngestState {
     /// (so the state they contributed is saved with the offsets it covers).
     /// Commits the applied offsets with the dead letters forwarded since the last commit.
     fn commit(&mut self, consumer: &BaseConsumer<ServiceContext>) -> anyhow::Result<()> {
-        consumer.context().commit_applied(consumer)?;
         self.last_commit = Instant::now();
-        Ok(())
+        consumer.context().commit_applied(consumer)
     }
 
-    fn checkpoint_if_due(&mut self, consumer: &BaseConsumer<ServiceContext>) -> anyhow::Result<()> {
+    /// Commits; a failure (the broker is away) is logged once per new error and the commit is
+    /// redone at the next interval: nothing is lost meanwhile, the dead letters wait.
+    fn commit_or_retry_later(&mut self, consumer: &BaseConsumer<ServiceContext>) -> bool {
+        match self.commit(consumer) {
+            Ok(()) => {
+                if self.commit_error.take().is_some() {
+                    info!("committing again");
+                }
+                true
+            }
+            Err(error) => {
+                let text = format!("{error:#}");
+                if self.commit_error.as_deref() != Some(text.as_str()) {
+                    warn!(error = %text, "commit failed; retrying every second");
+                    self.commit_error = Some(text);
+                }
+                false
+            }
+        }
+    }
+
+    fn checkpoint_if_due(&mut self, consumer: &BaseConsumer<ServiceContext>) {
         let revoked = std::mem::take(
             &mut self
                 .assignment
@@ -260,23 +279,28 @@ impl IngestState {
             .checkpointer
             .as_mut()
             .is_some_and(|checkpointer| revoked || checkpointer.due());
-        if due {
-            self.checkpoint(consumer, false)?;
+        if due && self.commit_or_retry_later(consumer) {
+            self.take_checkpoint(false);
         }
+    }
+
+    /// Commits, then captures the state with the offsets it covers and waits for it to be
+    /// stored (shutdown).
+    fn commit_and_checkpoint(
+        &mut self,
+        consumer: &BaseConsumer<ServiceContext>,
+    ) -> anyhow::Result<()> {
+        self.commit(consumer)?;
+        self.take_checkpoint(true);
         Ok(())
     }
 
-    /// Commits, then captures the state with the offsets it covers; `wait` for it to be stored
-    /// (shutdown). Committing first keeps a checkpoint from covering an offset whose dead letter
-    /// is not committed: after a crash, the restored state and the committed dead letters agree.
-    fn checkpoint(
-        &mut self,
-        consumer: &BaseConsumer<ServiceContext>,
-        wait: bool,
-    ) -> anyhow::Result<()> {
-        self.commit(consumer)?;
+    /// Captures the state with the offsets it covers; `wait` for it to be stored. Only right
+    /// after a successful commit: a checkpoint must not cover an offset whose dead letter is not
+    /// committed, so that after a crash the restored state and the dead letters agree.
+    fn take_checkpoint(&mut self, wait: bool) {
         let Some(checkpointer) = &mut self.checkpointer else {
-            return Ok(());
+            return;
         };
         let covered = self
             .assignment
@@ -285,7 +309,6 @@ impl IngestState {
             .covered()
             .clone();
         checkpointer.take(&self.engine, &covered, wait);
-        Ok(())
     }
 
     /// Moves the clock, snapshots the engine and hands the snapshot to the HTTP side.

@@ -16,9 +16,6 @@ use salespulse_events::RejectReason;
 use tracing::warn;
 
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
-/// A failed transaction is redone this many times (with a fresh producer when the failure is
-/// fatal to the old one) before the error is given up to the caller.
-const ATTEMPTS: u32 = 3;
 
 /// Remembers the last failed delivery (librdkafka reports deliveries through a callback).
 #[derive(Default)]
@@ -69,6 +66,18 @@ pub(crate) struct DeadLetters {
     uncommitted: Vec<DeadLetter>,
     /// A transaction is open on the current producer.
     open: bool,
+    /// The last transaction failed: the next commit first aborts it (or replaces the producer)
+    /// and sends the uncommitted dead letters again.
+    failed: Option<Failure>,
+}
+
+/// How the last transaction failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Failure {
+    /// The transaction can be aborted and redone on the same producer.
+    Abortable,
+    /// The producer is unusable (e.g. fenced): a new one takes over.
+    Fatal,
 }
 
 impl DeadLetters {
@@ -87,6 +96,7 @@ impl DeadLetters {
             producer,
             uncommitted: Vec::new(),
             open: false,
+            failed: None,
         })
     }
 
@@ -105,37 +115,45 @@ impl DeadLetters {
             partition: message.partition().to_string(),
             offset: message.offset().to_string(),
         };
-        self.begin()?;
-        self.send(&letter)?;
+        if self.failed.is_none() {
+            // If this fails, the commit fails too, and the redone transaction sends it.
+            if let Err(error) = self.begin().and_then(|()| self.send(&letter)) {
+                self.failed = Some(failure_of(&error));
+            }
+        }
         self.uncommitted.push(letter);
         Ok(())
     }
 
     /// Commits `offsets` (the next offsets to read) for the consumer group, together with every
-    /// dead letter forwarded since the last commit, in one transaction. A failure aborts the
-    /// transaction (or replaces a producer the failure made unusable, e.g. fenced) and redoes it
-    /// with the same dead letters, a few times, before giving up.
+    /// dead letter forwarded since the last commit, in one transaction. After a failure (the
+    /// broker is away, the producer was fenced), the next call aborts the failed transaction, or
+    /// replaces a producer the failure made unusable, and redoes it with the same dead letters:
+    /// nothing is lost and nothing is committed twice, however often it fails.
     pub(crate) fn commit(
         &mut self,
         offsets: &TopicPartitionList,
         group: &ConsumerGroupMetadata,
     ) -> anyhow::Result<()> {
-        if offsets.count() == 0 && self.uncommitted.is_empty() {
+        if offsets.count() == 0 && self.uncommitted.is_empty() && self.failed.is_none() {
             return Ok(());
         }
-        let mut attempt = 1;
-        loop {
-            match self.try_commit(offsets, group) {
-                Ok(()) => {
-                    self.uncommitted.clear();
-                    return Ok(());
-                }
-                Err(error) if attempt < ATTEMPTS => {
-                    warn!(error = %format!("{error:#}"), attempt, "dead-letter transaction failed; redoing it");
-                    self.recover(&error)?;
-                    attempt += 1;
-                }
-                Err(error) => return Err(error),
+        if let Some(failure) = self.failed {
+            if let Err(error) = self.recover(failure) {
+                // An abort that fails leaves the producer in doubt: replace it next time.
+                self.failed = Some(Failure::Fatal);
+                return Err(error);
+            }
+            self.failed = None;
+        }
+        match self.try_commit(offsets, group) {
+            Ok(()) => {
+                self.uncommitted.clear();
+                Ok(())
+            }
+            Err(error) => {
+                self.failed = Some(failure_of(&error));
+                Err(error)
             }
         }
     }
@@ -169,29 +187,31 @@ impl DeadLetters {
     }
 
     /// After a failed transaction: abort it, or replace the producer when the failure is fatal
-    /// to it; then open a new transaction with the same dead letters.
-    fn recover(&mut self, error: &anyhow::Error) -> anyhow::Result<()> {
-        let fatal = error
-            .chain()
-            .filter_map(|cause| cause.downcast_ref::<KafkaError>())
-            .any(|error| match error {
-                KafkaError::Transaction(error) => error.is_fatal(),
-                _ => false,
-            });
-        if fatal {
-            self.incarnation += 1;
-            let id = format!("{}-{}", self.transactional_id, self.incarnation);
-            self.producer = transactional_producer(&self.config, &id)?;
-        } else if self.open {
-            self.producer
-                .abort_transaction(TRANSACTION_TIMEOUT)
-                .context("aborting the failed dead-letter transaction")?;
+    /// to it; then open a new transaction with the same dead letters. An error leaves it to
+    /// the next call.
+    fn recover(&mut self, failure: Failure) -> anyhow::Result<()> {
+        match failure {
+            Failure::Fatal => {
+                let id = format!("{}-{}", self.transactional_id, self.incarnation + 1);
+                self.producer = transactional_producer(&self.config, &id)?;
+                self.incarnation += 1;
+            }
+            Failure::Abortable if self.open => {
+                self.producer
+                    .abort_transaction(TRANSACTION_TIMEOUT)
+                    .context("aborting the failed dead-letter transaction")?;
+            }
+            Failure::Abortable => {}
         }
         self.open = false;
         self.begin()?;
         for letter in &self.uncommitted {
             self.send(letter)?;
         }
+        warn!(
+            dead_letters = self.uncommitted.len(),
+            "redoing the failed dead-letter transaction"
+        );
         Ok(())
     }
 
@@ -236,6 +256,22 @@ impl DeadLetters {
             .with_context(|| format!("dead-lettering {}:{}", letter.topic, letter.offset))?;
         self.producer.poll(Duration::ZERO);
         Ok(())
+    }
+}
+
+/// Whether an error leaves the producer usable (abort and redo) or not (replace it).
+fn failure_of(error: &anyhow::Error) -> Failure {
+    let fatal = error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<KafkaError>())
+        .any(|error| match error {
+            KafkaError::Transaction(error) => error.is_fatal(),
+            _ => false,
+        });
+    if fatal {
+        Failure::Fatal
+    } else {
+        Failure::Abortable
     }
 }
 

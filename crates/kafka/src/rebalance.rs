@@ -151,9 +151,6 @@ pub(crate) struct ServiceContext {
     /// The transactional producer that commits offsets together with the dead letters; `None`
     /// when another replica writes them (offsets are then committed by the consumer).
     pub(crate) dead_letters: Option<Mutex<DeadLetters>>,
-    /// A commit failed inside a rebalance callback, which cannot return it: the ingestion loop
-    /// stops with it.
-    pub(crate) failure: Mutex<Option<anyhow::Error>>,
     pub(crate) shared: Arc<Shared>,
     /// The configured topics, to count their partitions.
     pub(crate) topics: Vec<String>,
@@ -215,7 +212,8 @@ impl ConsumerContext for ServiceContext {
                     // dead letters at least; the next owner re-reads from the committed offsets.
                     error!(error = %format!("{error:#}"), "commit before revocation failed; committing the dead letters alone");
                     if let Err(error) = self.commit_dead_letters(consumer) {
-                        *self.failure.lock().unwrap_or_else(PoisonError::into_inner) = Some(error);
+                        // They stay pending and go with the next commit.
+                        error!(error = %format!("{error:#}"), "committing the dead letters failed too; the next commit retries");
                     }
                 }
                 self.forget(partitions);
@@ -278,14 +276,6 @@ impl ServiceContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .commit(&TopicPartitionList::new(), &group)
-    }
-
-    /// A commit failure from a rebalance callback, if any.
-    pub(crate) fn take_failure(&self) -> Option<anyhow::Error> {
-        self.failure
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take()
     }
 
     /// Records the committed offset and high watermark of each new partition, then points it
