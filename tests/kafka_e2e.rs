@@ -599,26 +599,33 @@ fn a_restart_halfway_gives_the_same_result() {
 /// by deploy/local/s3.sh, which deploy/test.sh runs).
 #[test]
 fn checkpoints_on_object_storage_restore_exactly() {
+    let mut scenario = Scenario::new("s3");
+    use_object_storage(&mut scenario);
+    restart_halfway_is_exact(&scenario, 13);
+}
+
+/// Points the scenario's checkpoints at the local S3-compatible server (moto, started by
+/// deploy/local/s3.sh, which deploy/test.sh runs), under a prefix of its own.
+fn use_object_storage(scenario: &mut Scenario) {
     let endpoint = std::env::var("SALESPULSE_TEST_S3_ENDPOINT").unwrap_or_else(|_| {
         panic!("SALESPULSE_TEST_S3_ENDPOINT is not set: `bash deploy/local/s3.sh start` prints it")
     });
-    let mut scenario = Scenario::new("s3");
     let bucket = "salespulse-e2e";
     create_bucket(&endpoint, bucket);
     scenario.state = format!(
         "url = \"s3://{bucket}/{}\"\ncheckpoint_interval_seconds = 1",
         scenario.name
     );
-    scenario.env = [
-        ("AWS_ENDPOINT_URL", endpoint.as_str()),
-        ("AWS_ALLOW_HTTP", "true"),
-        ("AWS_ACCESS_KEY_ID", "salespulse-test"),
-        ("AWS_SECRET_ACCESS_KEY", "salespulse-test"),
-        ("AWS_REGION", "us-east-1"),
-    ]
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .to_vec();
-    restart_halfway_is_exact(&scenario, 13);
+    scenario.env.extend(
+        [
+            ("AWS_ENDPOINT_URL", endpoint.as_str()),
+            ("AWS_ALLOW_HTTP", "true"),
+            ("AWS_ACCESS_KEY_ID", "salespulse-test"),
+            ("AWS_SECRET_ACCESS_KEY", "salespulse-test"),
+            ("AWS_REGION", "us-east-1"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
 }
 
 /// Half the data, SIGTERM (which writes a checkpoint), the other half, a restart that continues
@@ -909,7 +916,18 @@ fn two_replicas_each_compute_everything_and_survive_a_kill() {
 /// malformed message is in the dead-letter topic once (read_committed), whatever was in flight.
 #[test]
 fn kill_9_at_three_points_loses_and_doubles_nothing() {
-    let mut scenario = Scenario::new("kill9");
+    kill_9_at_three_points(Scenario::new("kill9"));
+}
+
+/// The same with the checkpoints on object storage (moto).
+#[test]
+fn kill_9_with_checkpoints_on_object_storage() {
+    let mut scenario = Scenario::new("kill9s3");
+    use_object_storage(&mut scenario);
+    kill_9_at_three_points(scenario);
+}
+
+fn kill_9_at_three_points(mut scenario: Scenario) {
     // A killed member leaves the group when its session times out: keep it short.
     scenario.env.push((
         "SALESPULSE_KAFKA__PROPERTIES__SESSION_TIMEOUT_MS".to_owned(),
