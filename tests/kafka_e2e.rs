@@ -1015,8 +1015,16 @@ fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
     assert_same_counters(&metrics, &replayed);
     let (status, log) = service.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
-    // The logs say what happened.
+    // The logs say what happened, and the error counter counted it.
     assert!(log.contains("consumer error"), "{log}");
+    let consume_errors = parse_exposition(&metrics)
+        .into_iter()
+        .find(|s| s.name == "salespulse_kafka_errors_total" && s.labels["stage"] == "consume")
+        .map(|s| s.value);
+    assert!(
+        consume_errors.is_some_and(|count| count > 0.0),
+        "{consume_errors:?}"
+    );
     assert_dead_lettered_once(&scenario, &produced);
 }
 

@@ -33,6 +33,7 @@ RUN_ONLY_FAMILIES = {
     "salespulse_event_processing_seconds",
     "salespulse_state_history_truncated",
     "salespulse_partitions_unowned",
+    "salespulse_kafka_errors_total",
     "salespulse_checkpoint_last_success_timestamp_seconds",
     "salespulse_checkpoint_duration_seconds",
 }

@@ -16,6 +16,7 @@ use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
+use crate::errors::Stage;
 use crate::shared::Shared;
 
 /// Where checkpoints go and how often (`[state]`).
@@ -225,9 +226,13 @@ impl Checkpointer {
                 }
             }
             Ok(Err(error)) => {
+                self.shared.errors.record(Stage::Checkpoint);
                 error!(store = self.store.location(), %error, "checkpoint failed; the next one is tried at the next interval");
             }
-            Err(error) => error!(%error, "the checkpoint upload panicked"),
+            Err(error) => {
+                self.shared.errors.record(Stage::Checkpoint);
+                error!(%error, "the checkpoint upload panicked");
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ use tracing::{info, warn};
 
 use crate::checkpoint::{Checkpointer, Start};
 use crate::deadletter::DeadLetters;
+use crate::errors::Stage;
 use crate::rebalance::{Assignment, PartitionPlan, Partitions, ServiceContext};
 use crate::service::ServiceConfig;
 use crate::shared::{Readiness, Shared};
@@ -149,6 +150,7 @@ impl IngestLoop {
             match consumer.poll(POLL_TIMEOUT) {
                 Some(Ok(message)) => state.handle(&consumer, &message)?,
                 Some(Err(error)) => {
+                    state.shared.errors.record(Stage::Consume);
                     let text = error.to_string();
                     if text != last_error {
                         warn!(error = %text, "consumer error");
@@ -206,10 +208,14 @@ impl IngestState {
                 detail = %rejection.detail,
                 "rejected; forwarding to the dead-letter topic"
             );
-            dead_letters
+            if let Some(error) = dead_letters
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .forward(message, rejection.reason)?;
+                .forward(message, rejection.reason)
+            {
+                self.shared.errors.record(Stage::DeadLetter);
+                warn!(error = %format!("{error:#}"), "dead-lettering failed; kept for the next commit");
+            }
         }
         Ok(())
     }
@@ -257,6 +263,7 @@ impl IngestState {
                 true
             }
             Err(error) => {
+                self.shared.errors.record(Stage::Commit);
                 let text = format!("{error:#}");
                 if self.commit_error.as_deref() != Some(text.as_str()) {
                     warn!(error = %text, "commit failed; retrying every second");

@@ -101,12 +101,13 @@ impl DeadLetters {
     }
 
     /// Forwards `message` with `x-reject-reason`, `x-source-topic`, `x-source-partition` and
-    /// `x-source-offset`, in the open transaction.
+    /// `x-source-offset`, in the open transaction. Never loses it: when it cannot be sent now
+    /// (returns the error), it is kept and sent with the redone transaction at the next commit.
     pub(crate) fn forward(
         &mut self,
         message: &BorrowedMessage<'_>,
         reason: RejectReason,
-    ) -> anyhow::Result<()> {
+    ) -> Option<anyhow::Error> {
         let letter = DeadLetter {
             key: message.key().map(<[u8]>::to_vec),
             payload: message.payload().map(<[u8]>::to_vec),
@@ -115,14 +116,16 @@ impl DeadLetters {
             partition: message.partition().to_string(),
             offset: message.offset().to_string(),
         };
+        let mut problem = None;
         if self.failed.is_none() {
             // If this fails, the commit fails too, and the redone transaction sends it.
             if let Err(error) = self.begin().and_then(|()| self.send(&letter)) {
                 self.failed = Some(failure_of(&error));
+                problem = Some(error);
             }
         }
         self.uncommitted.push(letter);
-        Ok(())
+        problem
     }
 
     /// Commits `offsets` (the next offsets to read) for the consumer group, together with every

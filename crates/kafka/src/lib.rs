@@ -8,6 +8,7 @@
 mod checkpoint;
 mod consumer;
 mod deadletter;
+mod errors;
 mod http;
 mod mock;
 mod producer;

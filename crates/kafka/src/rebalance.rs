@@ -17,6 +17,7 @@ use tracing::{error, info, warn};
 use salespulse_state::Offsets;
 
 use crate::deadletter::DeadLetters;
+use crate::errors::Stage;
 use crate::shared::Shared;
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -208,6 +209,7 @@ impl ConsumerContext for ServiceContext {
                 // Everything polled so far is applied: commit it (with its dead letters) before
                 // the partitions go, so the next owner starts where this one stopped.
                 if let Err(error) = self.commit_applied(consumer) {
+                    self.shared.errors.record(Stage::Commit);
                     // The group may already have moved on (another member joined): keep the
                     // dead letters at least; the next owner re-reads from the committed offsets.
                     error!(error = %format!("{error:#}"), "commit before revocation failed; committing the dead letters alone");

@@ -9,6 +9,8 @@ use prometheus::proto::MetricFamily;
 use prometheus::{Histogram, HistogramOpts};
 use salespulse_engine::Snapshot;
 use salespulse_exporter::{Family, Selection};
+
+use crate::errors::ErrorCounts;
 use tokio::sync::watch;
 
 /// Where the service is on its way to serving complete numbers.
@@ -46,6 +48,8 @@ pub(crate) struct Shared {
     checkpoint_micros: AtomicU64,
     /// `salespulse_partitions_unowned`; -1 until the first assignment.
     unowned: AtomicI64,
+    /// `salespulse_kafka_errors_total{stage}`.
+    pub(crate) errors: ErrorCounts,
 }
 
 impl Shared {
@@ -69,6 +73,7 @@ impl Shared {
             checkpoint_at_ms: AtomicI64::new(0),
             checkpoint_micros: AtomicU64::new(0),
             unowned: AtomicI64::new(-1),
+            errors: ErrorCounts::default(),
         })
     }
 
@@ -182,8 +187,16 @@ impl Shared {
         if count >= 0 {
             unowned.sample(&[], count as f64);
         }
+        let mut errors = Family::counter(
+            "salespulse_kafka_errors_total",
+            "Errors of the service by stage: consume, commit, deadletter, checkpoint.",
+        );
+        for (stage, count) in self.errors.counts() {
+            errors.sample(&[("stage", stage.label())], count as f64);
+        }
         let mut families: Vec<MetricFamily> = lag.finish().into_iter().collect();
         families.extend(unowned.finish());
+        families.extend(errors.finish());
         families.extend(self.processing.collect());
         families.extend(truncated.finish());
         families.extend(last_checkpoint.finish());
