@@ -62,8 +62,9 @@ pub(crate) struct DeadLetters {
     /// Producers made so far: each gets its own transactional id.
     incarnation: u32,
     producer: BaseProducer<DeliveryReports>,
-    /// Forwarded since the last commit.
+    /// Forwarded since the last commit, and how many of them are sent in the open transaction.
     uncommitted: Vec<DeadLetter>,
+    sent: usize,
     /// A transaction is open on the current producer.
     open: bool,
     /// The last transaction failed: the next commit first aborts it (or replaces the producer)
@@ -74,6 +75,9 @@ pub(crate) struct DeadLetters {
 /// How the last transaction failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Failure {
+    /// Try the same step again (e.g. a commit that timed out may still complete): aborting
+    /// then could commit its dead letters twice.
+    Retriable,
     /// The transaction can be aborted and redone on the same producer.
     Abortable,
     /// The producer is unusable (e.g. fenced): a new one takes over.
@@ -95,6 +99,7 @@ impl DeadLetters {
             incarnation: 0,
             producer,
             uncommitted: Vec::new(),
+            sent: 0,
             open: false,
             failed: None,
         })
@@ -117,11 +122,14 @@ impl DeadLetters {
             offset: message.offset().to_string(),
         };
         let mut problem = None;
-        if self.failed.is_none() {
+        if self.failed.is_none() && self.sent == self.uncommitted.len() {
             // If this fails, the commit fails too, and the redone transaction sends it.
-            if let Err(error) = self.begin().and_then(|()| self.send(&letter)) {
-                self.failed = Some(failure_of(&error));
-                problem = Some(error);
+            match self.begin().and_then(|()| self.send(&letter)) {
+                Ok(()) => self.sent += 1,
+                Err(error) => {
+                    self.failed = Some(failure_of(&error));
+                    problem = Some(error);
+                }
             }
         }
         self.uncommitted.push(letter);
@@ -152,6 +160,7 @@ impl DeadLetters {
         match self.try_commit(offsets, group) {
             Ok(()) => {
                 self.uncommitted.clear();
+                self.sent = 0;
                 Ok(())
             }
             Err(error) => {
@@ -167,6 +176,10 @@ impl DeadLetters {
         group: &ConsumerGroupMetadata,
     ) -> anyhow::Result<()> {
         self.begin()?;
+        while self.sent < self.uncommitted.len() {
+            self.send(&self.uncommitted[self.sent])?;
+            self.sent += 1;
+        }
         if offsets.count() > 0 {
             self.producer
                 .send_offsets_to_transaction(offsets, group, TRANSACTION_TIMEOUT)
@@ -194,6 +207,8 @@ impl DeadLetters {
     /// the next call.
     fn recover(&mut self, failure: Failure) -> anyhow::Result<()> {
         match failure {
+            // The transaction goes on: the next commit sends what is not sent yet and commits.
+            Failure::Retriable => return Ok(()),
             Failure::Fatal => {
                 let id = format!("{}-{}", self.transactional_id, self.incarnation + 1);
                 self.producer = transactional_producer(&self.config, &id)?;
@@ -207,9 +222,11 @@ impl DeadLetters {
             Failure::Abortable => {}
         }
         self.open = false;
+        self.sent = 0;
         self.begin()?;
-        for letter in &self.uncommitted {
-            self.send(letter)?;
+        while self.sent < self.uncommitted.len() {
+            self.send(&self.uncommitted[self.sent])?;
+            self.sent += 1;
         }
         warn!(
             dead_letters = self.uncommitted.len(),
@@ -262,19 +279,20 @@ impl DeadLetters {
     }
 }
 
-/// Whether an error leaves the producer usable (abort and redo) or not (replace it).
+/// What an error leaves to do: retry the same step, abort and redo, or replace the producer.
 fn failure_of(error: &anyhow::Error) -> Failure {
-    let fatal = error
+    let transaction_error = error
         .chain()
         .filter_map(|cause| cause.downcast_ref::<KafkaError>())
-        .any(|error| match error {
-            KafkaError::Transaction(error) => error.is_fatal(),
-            _ => false,
+        .find_map(|error| match error {
+            KafkaError::Transaction(error) => Some(error),
+            _ => None,
         });
-    if fatal {
-        Failure::Fatal
-    } else {
-        Failure::Abortable
+    match transaction_error {
+        Some(error) if error.is_fatal() => Failure::Fatal,
+        Some(error) if error.txn_requires_abort() => Failure::Abortable,
+        Some(error) if error.is_retriable() => Failure::Retriable,
+        _ => Failure::Abortable,
     }
 }
 

@@ -21,6 +21,8 @@ use crate::errors::Stage;
 use crate::shared::Shared;
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longer than the dead-letter producer's transaction timeout (see `committed_offsets`).
+const COMMITTED_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What the ingestion loop must know about one assigned partition.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -236,6 +238,31 @@ impl ConsumerContext for ServiceContext {
     }
 }
 
+/// The group's committed offsets. They decide which re-read messages were dead-lettered
+/// already, so they are worth waiting for: while a transaction of a crashed process still
+/// holds offsets of the group, the broker answers only once it is aborted (after the producer's
+/// `transaction.timeout.ms`, 10 s), so each try waits longer than that, and a few are made.
+/// Only if all fail is the group taken to have committed nothing, with an ERROR, since
+/// messages re-read then may be dead-lettered a second time.
+fn committed_offsets(
+    consumer: &BaseConsumer<ServiceContext>,
+    partitions: &TopicPartitionList,
+) -> TopicPartitionList {
+    const TRIES: u32 = 3;
+    for attempt in 1..=TRIES {
+        match consumer.committed_offsets(partitions.clone(), COMMITTED_TIMEOUT) {
+            Ok(committed) => return committed,
+            Err(error) if attempt < TRIES => {
+                warn!(%error, attempt, "could not read the committed offsets yet; trying again");
+            }
+            Err(error) => {
+                error!(%error, "could not read the committed offsets; treating them as none, so a re-read rejected message may be dead-lettered twice");
+            }
+        }
+    }
+    TopicPartitionList::new()
+}
+
 impl ServiceContext {
     /// Commits the applied offsets together with the dead letters forwarded since the last
     /// commit, in one transaction.
@@ -286,12 +313,7 @@ impl ServiceContext {
     /// the earliest retained offset is above that, history was lost to retention: an ERROR and
     /// `salespulse_state_history_truncated` say so.
     fn plan(&self, consumer: &BaseConsumer<Self>, partitions: &mut TopicPartitionList) {
-        let committed = consumer
-            .committed_offsets(partitions.clone(), BROKER_TIMEOUT)
-            .unwrap_or_else(|error| {
-                warn!(%error, "could not read committed offsets; treating them as none");
-                TopicPartitionList::new()
-            });
+        let committed = committed_offsets(consumer, partitions);
         let mut assignment = self
             .assignment
             .lock()
