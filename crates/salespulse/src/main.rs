@@ -79,7 +79,7 @@ enum Command {
         out: Option<PathBuf>,
         /// Events per second of event time, as a load test (reps then get more leads than a
         /// person could answer). Default: a realistic sales floor of 10 teams (4 leads per BDR an
-        /// hour, about 0.13 events/s).
+        /// hour, about 0.2 events/s).
         #[arg(long)]
         rate: Option<f64>,
         /// To Kafka: first produce this much history (as fast as the broker takes it), then

@@ -40,7 +40,7 @@ impl Pace {
 /// A sales floor at human pace: 10 teams of 3 BDRs, 2 AEs and a manager, each BDR receiving
 /// 4 leads an hour around the clock (about 100 a day against a `max_daily_leads` of 40 over a
 /// working day, so BDR capacity runs at roughly half to full), which keeps a handful of leads
-/// waiting per BDR, as on a real floor. About 0.13 events/s.
+/// waiting per BDR, as on a real floor. About 0.2 events/s (20,000 a day).
 pub fn sales_floor(seed: u64, start: DateTime<Utc>) -> SimConfig {
     SimConfig {
         seed,
