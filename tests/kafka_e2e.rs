@@ -93,6 +93,18 @@ impl Scenario {
         scenario
     }
 
+    /// Another service of this scenario (same topics, directory and environment) with the
+    /// `[state]` section `state`; it shares this scenario's hold on the broker.
+    fn sibling(&self, state: String) -> Scenario {
+        Scenario {
+            name: self.name.clone(),
+            dir: self.dir.clone(),
+            _broker: None,
+            state,
+            env: self.env.clone(),
+        }
+    }
+
     fn topic(&self, suffix: &str) -> String {
         format!("{}.{suffix}", self.name)
     }
@@ -266,13 +278,7 @@ impl RunningService {
 
     /// Like `start`, in another consumer group (a second, independent instance).
     fn start_in_group(scenario: &Scenario, as_of: &str, run: usize, group: &str) -> RunningService {
-        let mut other = Scenario {
-            name: scenario.name.clone(),
-            dir: scenario.dir.clone(),
-            _broker: None,
-            state: scenario.state.clone(),
-            env: scenario.env.clone(),
-        };
+        let mut other = scenario.sibling(scenario.state.clone());
         other.env.push((
             "SALESPULSE_KAFKA__GROUP_ID".to_owned(),
             format!("{}-{group}", scenario.name),
@@ -739,14 +745,10 @@ fn corrupt_checkpoints_and_lost_history() {
     assert_dead_lettered_once(&scenario, &produced);
 
     // Without a checkpoint, the same topics are missing their early records: said, not hidden.
-    let fresh = Scenario {
-        name: scenario.name.clone(),
-        dir: scenario.dir.join("fresh"),
-        _broker: None,
-        state: format!("dir = \"{}\"", scenario.dir.join("fresh-state").display()),
-        env: Vec::new(),
-    };
-    std::fs::create_dir_all(&fresh.dir).expect("dir");
+    let fresh = scenario.sibling(format!(
+        "dir = \"{}\"",
+        scenario.dir.join("fresh-state").display()
+    ));
     let service = RunningService::start_in_group(&fresh, AS_OF, 4, "fresh");
     // Every partition is assigned and judged (a flag may be 0: a partition that had no records
     // before the deletion lost nothing).
@@ -791,13 +793,10 @@ fn two_instances_in_one_group_both_report_the_partial_assignment() {
     assert!(wait_until(Duration::from_secs(30), || first
         .get("/healthz")
         .is_some()));
-    let other = Scenario {
-        name: scenario.name.clone(),
-        dir: scenario.dir.clone(),
-        _broker: None,
-        state: format!("dir = \"{}\"", scenario.dir.join("state-2").display()),
-        env: Vec::new(),
-    };
+    let other = scenario.sibling(format!(
+        "dir = \"{}\"",
+        scenario.dir.join("state-2").display()
+    ));
     let second = RunningService::start(&other, AS_OF, 2);
     let total = EVENT_TOPICS.len() as f64 * f64::from(PARTITIONS);
     let unowned = |service: &RunningService| -> Option<f64> {
@@ -841,30 +840,25 @@ fn two_instances_in_one_group_both_report_the_partial_assignment() {
 #[test]
 fn two_replicas_each_compute_everything_and_survive_a_kill() {
     let scenario = Scenario::new("replicas");
-    let replica = Scenario {
-        name: scenario.name.clone(),
-        dir: scenario.dir.clone(),
-        _broker: None,
-        state: format!(
-            "dir = \"{}\"\ncheckpoint_interval_seconds = 1",
-            scenario.dir.join("state-b").display()
+    let mut replica = scenario.sibling(format!(
+        "dir = \"{}\"\ncheckpoint_interval_seconds = 1",
+        scenario.dir.join("state-b").display()
+    ));
+    replica.env.extend([
+        (
+            "SALESPULSE_KAFKA__GROUP_ID".to_owned(),
+            format!("{}-b", scenario.name),
         ),
-        env: vec![
-            (
-                "SALESPULSE_KAFKA__GROUP_ID".to_owned(),
-                format!("{}-b", scenario.name),
-            ),
-            (
-                "SALESPULSE_KAFKA__WRITE_DEADLETTERS".to_owned(),
-                "false".to_owned(),
-            ),
-            // The killed member leaves the group when its session times out: keep it short.
-            (
-                "SALESPULSE_KAFKA__PROPERTIES__SESSION_TIMEOUT_MS".to_owned(),
-                "6000".to_owned(),
-            ),
-        ],
-    };
+        (
+            "SALESPULSE_KAFKA__WRITE_DEADLETTERS".to_owned(),
+            "false".to_owned(),
+        ),
+        // The killed member leaves the group when its session times out: keep it short.
+        (
+            "SALESPULSE_KAFKA__PROPERTIES__SESSION_TIMEOUT_MS".to_owned(),
+            "6000".to_owned(),
+        ),
+    ]);
     let events = generate(12_000, 23);
     let (first, second) = events.split_at(events.len() / 2);
     let mut produced = produce(&scenario, first);

@@ -215,7 +215,9 @@ impl ConsumerContext for ServiceContext {
                     // The group may already have moved on (another member joined): keep the
                     // dead letters at least; the next owner re-reads from the committed offsets.
                     error!(error = %format!("{error:#}"), "commit before revocation failed; committing the dead letters alone");
-                    if let Err(error) = self.commit_dead_letters(consumer) {
+                    if let Err(error) =
+                        self.commit_dead_letters(consumer, &TopicPartitionList::new())
+                    {
                         // They stay pending and go with the next commit.
                         error!(error = %format!("{error:#}"), "committing the dead letters failed too; the next commit retries");
                     }
@@ -272,20 +274,12 @@ impl ServiceContext {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .uncommitted();
-        match &self.dead_letters {
-            Some(dead_letters) => {
-                let group = consumer
-                    .group_metadata()
-                    .context("the consumer has no group metadata")?;
-                dead_letters
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .commit(&offsets, &group)?;
-            }
-            None if offsets.count() > 0 => consumer
+        if self.dead_letters.is_some() {
+            self.commit_dead_letters(consumer, &offsets)?;
+        } else if offsets.count() > 0 {
+            consumer
                 .commit(&offsets, CommitMode::Sync)
-                .context("committing the applied offsets")?,
-            None => {}
+                .context("committing the applied offsets")?;
         }
         self.assignment
             .lock()
@@ -294,7 +288,13 @@ impl ServiceContext {
         Ok(())
     }
 
-    fn commit_dead_letters(&self, consumer: &BaseConsumer<Self>) -> anyhow::Result<()> {
+    /// Commits the dead letters forwarded since the last commit, with `offsets`, in one
+    /// transaction (nothing to do when another replica writes the dead letters).
+    fn commit_dead_letters(
+        &self,
+        consumer: &BaseConsumer<Self>,
+        offsets: &TopicPartitionList,
+    ) -> anyhow::Result<()> {
         let Some(dead_letters) = &self.dead_letters else {
             return Ok(());
         };
@@ -304,7 +304,7 @@ impl ServiceContext {
         dead_letters
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .commit(&TopicPartitionList::new(), &group)
+            .commit(offsets, &group)
     }
 
     /// Records the committed offset and high watermark of each new partition, then points it

@@ -125,44 +125,18 @@ impl Shared {
 
     /// The service's own families, appended to the engine's exposition.
     pub(crate) fn service_families(&self) -> Vec<MetricFamily> {
-        let mut lag = Family::gauge(
+        let lag = partition_family(
             "salespulse_consumer_lag_messages",
             "High watermark minus committed offset, per assigned partition.",
+            &self.lag,
+            |lag| *lag as f64,
         );
-        let mut partitions: Vec<((String, i32), i64)> = self
-            .lag
-            .iter()
-            .map(|entry| (entry.key().clone(), *entry.value()))
-            .collect();
-        partitions.sort();
-        for ((topic, partition), value) in partitions {
-            lag.sample(
-                &[
-                    ("topic", topic.as_str()),
-                    ("partition", &partition.to_string()),
-                ],
-                value as f64,
-            );
-        }
-        let mut truncated = Family::gauge(
+        let truncated = partition_family(
             "salespulse_state_history_truncated",
             "1 when the earliest retained offset of an assigned partition is above what the state covers (history lost to retention).",
+            &self.history_truncated,
+            |truncated| f64::from(u8::from(*truncated)),
         );
-        let mut partitions: Vec<((String, i32), bool)> = self
-            .history_truncated
-            .iter()
-            .map(|entry| (entry.key().clone(), *entry.value()))
-            .collect();
-        partitions.sort();
-        for ((topic, partition), value) in partitions {
-            truncated.sample(
-                &[
-                    ("topic", topic.as_str()),
-                    ("partition", &partition.to_string()),
-                ],
-                f64::from(u8::from(value)),
-            );
-        }
         let mut last_checkpoint = Family::gauge(
             "salespulse_checkpoint_last_success_timestamp_seconds",
             "When the last checkpoint was written (Unix seconds).",
@@ -203,4 +177,29 @@ impl Shared {
         families.extend(checkpoint_duration.finish());
         families
     }
+}
+
+/// A gauge with one sample per `(topic, partition)` of `values`, in a fixed order.
+fn partition_family<V>(
+    name: &str,
+    help: &str,
+    values: &DashMap<(String, i32), V>,
+    value: impl Fn(&V) -> f64,
+) -> Family {
+    let mut family = Family::gauge(name, help);
+    let mut partitions: Vec<((String, i32), f64)> = values
+        .iter()
+        .map(|entry| (entry.key().clone(), value(entry.value())))
+        .collect();
+    partitions.sort_by(|a, b| a.0.cmp(&b.0));
+    for ((topic, partition), sample) in partitions {
+        family.sample(
+            &[
+                ("topic", topic.as_str()),
+                ("partition", &partition.to_string()),
+            ],
+            sample,
+        );
+    }
+    family
 }
