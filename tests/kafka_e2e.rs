@@ -990,26 +990,47 @@ fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
     let service = RunningService::start(&scenario, AS_OF, 1);
     service.wait_caught_up(produced.len());
 
+    assert_eq!(service.get("/readyz").map(|(status, _)| status), Some(200));
     kafka("stop");
     std::thread::sleep(Duration::from_secs(20));
     let alive = service.get("/healthz");
+    let ready_during_outage = service.get("/readyz");
     kafka("start");
     assert_eq!(
         alive.map(|(status, _)| status),
         Some(200),
         "alive during the outage"
     );
+    let (status, body) = ready_during_outage.expect("readyz answers during the outage");
+    assert_eq!(status, 503, "not ready during the outage: {body}");
+    assert!(
+        body.contains("no connection to the Kafka brokers"),
+        "the reason: {body}"
+    );
 
     produced.extend(produce(&scenario, second));
     service.wait_caught_up(produced.len());
+    assert!(
+        wait_until(Duration::from_secs(60), || service
+            .get("/readyz")
+            .is_some_and(|(status, _)| status == 200)),
+        "ready again after the outage"
+    );
     let (replayed, _) = replay(&scenario, &produced, AS_OF);
     let metrics = service.metrics().expect("scrape");
     assert_same_sales_series(&metrics, &replayed);
     assert_same_counters(&metrics, &replayed);
     let (status, log) = service.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
-    // The logs say what happened, and the error counter counted it.
+    // The logs say what happened, once per change, and the error counter counted it.
     assert!(log.contains("consumer error"), "{log}");
+    assert_eq!(
+        log.matches("lost the connection to the Kafka brokers")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(log.contains("connected to the Kafka brokers"), "{log}");
     let consume_errors = parse_exposition(&metrics)
         .into_iter()
         .find(|s| s.name == "salespulse_kafka_errors_total" && s.labels["stage"] == "consume")

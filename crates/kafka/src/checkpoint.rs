@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use tracing::{error, info, warn};
 
 use crate::errors::Stage;
-use crate::shared::Shared;
+use crate::status::Status;
 
 /// Where checkpoints go and how often (`[state]`).
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ pub(crate) fn restore(
     settings: &Settings,
     fingerprint: u64,
     now: Timestamp,
-    shared: &Shared,
+    status: &Status,
 ) -> Start {
     let fresh = |settings: &Settings| Start::fresh(settings, now);
     let started = Instant::now();
@@ -95,7 +95,7 @@ pub(crate) fn restore(
     match Engine::restore_state(settings.clone(), &checkpoint.engine_state) {
         Ok(mut engine) => {
             engine.advance_clock(now);
-            shared.record_restored_checkpoint(checkpoint.created_at_unix_ms);
+            status.record_restored_checkpoint(checkpoint.created_at_unix_ms);
             info!(
                 checkpoint = %name,
                 partitions = checkpoint.offsets.values().map(|p| p.len()).sum::<usize>(),
@@ -131,7 +131,7 @@ pub(crate) struct Checkpointer {
     messages_since: u64,
     last_taken: Instant,
     in_flight: Option<InFlight>,
-    shared: Arc<Shared>,
+    status: Arc<Status>,
 }
 
 impl Checkpointer {
@@ -140,7 +140,7 @@ impl Checkpointer {
         runtime: Handle,
         settings: &CheckpointSettings,
         fingerprint: u64,
-        shared: Arc<Shared>,
+        status: Arc<Status>,
     ) -> Checkpointer {
         Checkpointer {
             store,
@@ -151,7 +151,7 @@ impl Checkpointer {
             messages_since: 0,
             last_taken: Instant::now(),
             in_flight: None,
-            shared,
+            status,
         }
     }
 
@@ -219,18 +219,18 @@ impl Checkpointer {
         let seconds = started.elapsed().as_secs_f64();
         match result {
             Ok(Ok(written)) => {
-                self.shared.record_checkpoint(seconds);
+                self.status.record_checkpoint(seconds);
                 info!(checkpoint = %written.name, bytes = written.size, seconds, "checkpoint written");
                 if let Some(error) = written.prune_error {
                     warn!(%error, "could not delete an old checkpoint");
                 }
             }
             Ok(Err(error)) => {
-                self.shared.errors.record(Stage::Checkpoint);
+                self.status.errors.record(Stage::Checkpoint);
                 error!(store = self.store.location(), %error, "checkpoint failed; the next one is tried at the next interval");
             }
             Err(error) => {
-                self.shared.errors.record(Stage::Checkpoint);
+                self.status.errors.record(Stage::Checkpoint);
                 error!(%error, "the checkpoint upload panicked");
             }
         }

@@ -1,6 +1,6 @@
 //! The ingestion loop: poll, apply, dead-letter, store offsets, publish snapshots.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -9,14 +9,15 @@ use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use salespulse_engine::{Engine, IngestOutcome};
 use salespulse_events::Timestamp;
+use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::checkpoint::{Checkpointer, Start};
 use crate::deadletter::DeadLetters;
 use crate::errors::Stage;
+use crate::pipeline::PipelineConfig;
 use crate::rebalance::{Assignment, PartitionPlan, Partitions, ServiceContext};
-use crate::service::ServiceConfig;
-use crate::shared::{Readiness, Shared};
+use crate::status::{Readiness, Status};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// Snapshots are published at least this often while anything changes, and at most so often
@@ -57,7 +58,7 @@ fn readiness_of<'a>(plans: impl IntoIterator<Item = &'a PartitionPlan>, unowned:
     }
 }
 
-/// Owns the engine and the consumer; runs on its own thread until `stop` is set.
+/// Owns the engine and the consumer; runs on its own thread until shutdown.
 pub(crate) struct IngestLoop {
     consumer: BaseConsumer<ServiceContext>,
     state: IngestState,
@@ -68,7 +69,7 @@ struct IngestState {
     engine: Engine,
     checkpointer: Option<Checkpointer>,
     clock: Clock,
-    shared: Arc<Shared>,
+    status: Arc<Status>,
     assignment: Assignment,
     /// Receipt times of events applied since the last publish.
     receipts: Vec<Instant>,
@@ -81,26 +82,26 @@ struct IngestState {
 
 impl IngestLoop {
     pub(crate) fn new(
-        config: &ServiceConfig,
+        config: &PipelineConfig,
         start: Start,
         checkpointer: Option<Checkpointer>,
         clock: Clock,
-        shared: Arc<Shared>,
+        status: Arc<Status>,
     ) -> anyhow::Result<IngestLoop> {
-        let (topics, deadletter_topic) = (&config.topics, &config.deadletter_topic);
+        let (topics, deadletter_topic) = (&config.kafka.topics, &config.kafka.deadletter_topic);
         let Start { engine, covered } = start;
         let assignment: Assignment = Arc::new(Mutex::new(Partitions::covering(covered)));
         // Unique per process: a second instance by mistake in the same group must not fence this
         // one off. What a crashed run left open, the broker aborts after the transaction timeout.
         let transactional_id = format!(
             "salespulse-{}-{}-{}",
-            config.group_id,
+            config.kafka.group_id,
             std::process::id(),
             chrono::Utc::now().timestamp_millis()
         );
         let context = ServiceContext {
             assignment: Arc::clone(&assignment),
-            dead_letters: if config.write_deadletters {
+            dead_letters: if config.kafka.write_deadletters {
                 Some(Mutex::new(DeadLetters::new(
                     &config.client_config(),
                     deadletter_topic,
@@ -109,9 +110,11 @@ impl IngestLoop {
             } else {
                 None
             },
-            shared: Arc::clone(&shared),
+            status: Arc::clone(&status),
             topics: topics.clone(),
-            group_id: config.group_id.clone(),
+            group_id: config.kafka.group_id.clone(),
+            last_client_error: Mutex::new(String::new()),
+            connected_once: AtomicBool::new(false),
         };
         let consumer: BaseConsumer<ServiceContext> = config
             .consumer_config()
@@ -125,7 +128,7 @@ impl IngestLoop {
             engine,
             checkpointer,
             clock,
-            shared,
+            status,
             assignment,
             receipts: Vec::new(),
             last_publish: Instant::now(),
@@ -136,27 +139,17 @@ impl IngestLoop {
         Ok(IngestLoop { consumer, state })
     }
 
-    /// Consumes until `stop` is set, then commits what was applied and returns.
-    pub(crate) fn run(self, stop: &AtomicBool) -> anyhow::Result<()> {
+    /// Consumes until `shutdown` is cancelled, then commits what was applied and returns.
+    pub(crate) fn run(self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let IngestLoop {
             consumer,
             mut state,
         } = self;
         state.publish();
-        // librdkafka retries connection errors by itself and repeats them on every poll: log a
-        // repeated error once.
-        let mut last_error = String::new();
-        while !stop.load(Ordering::Acquire) {
+        while !shutdown.is_cancelled() {
             match consumer.poll(POLL_TIMEOUT) {
                 Some(Ok(message)) => state.handle(&consumer, &message)?,
-                Some(Err(error)) => {
-                    state.shared.errors.record(Stage::Consume);
-                    let text = error.to_string();
-                    if text != last_error {
-                        warn!(error = %text, "consumer error");
-                        last_error = text;
-                    }
-                }
+                Some(Err(error)) => consumer.context().consumer_error(&error, ""),
                 None => {}
             }
             state.update_readiness();
@@ -213,7 +206,7 @@ impl IngestState {
                 .unwrap_or_else(PoisonError::into_inner)
                 .forward(message, rejection.reason)
             {
-                self.shared.errors.record(Stage::DeadLetter);
+                self.status.errors.record(Stage::DeadLetter);
                 warn!(error = %format!("{error:#}"), "dead-lettering failed; kept for the next commit");
             }
         }
@@ -229,9 +222,9 @@ impl IngestState {
                 .assignment
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner);
-            readiness_of(assignment.plans(), self.shared.unowned())
+            readiness_of(assignment.plans(), self.status.unowned())
         };
-        let before = self.shared.readiness();
+        let before = self.status.readiness();
         if readiness == before {
             return;
         }
@@ -241,7 +234,7 @@ impl IngestState {
         } else if before == Readiness::Ready {
             warn!(now = ?readiness, "no longer ready");
         }
-        self.shared.set_readiness(readiness);
+        self.status.set_readiness(readiness);
     }
 
     /// Takes a checkpoint when one is due, or when partitions were revoked since the last one
@@ -263,7 +256,7 @@ impl IngestState {
                 true
             }
             Err(error) => {
-                self.shared.errors.record(Stage::Commit);
+                self.status.errors.record(Stage::Commit);
                 let text = format!("{error:#}");
                 if self.commit_error.as_deref() != Some(text.as_str()) {
                     warn!(error = %text, "commit failed; retrying every second");
@@ -323,9 +316,9 @@ impl IngestState {
         let started = Instant::now();
         self.engine.advance_clock(self.clock.now());
         let snapshot = self.engine.snapshot();
-        self.shared.send_snapshot(snapshot);
+        self.status.send_snapshot(snapshot);
         for received in self.receipts.drain(..) {
-            self.shared
+            self.status
                 .processing
                 .observe(received.elapsed().as_secs_f64());
         }

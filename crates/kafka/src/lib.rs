@@ -1,23 +1,23 @@
-//! The salespulse service: consumes the event topics in a consumer group, feeds the same engine
-//! `replay` uses, dead-letters rejected input, and serves `/metrics`, `/healthz` and `/readyz`.
+//! The Kafka side of salespulse: consumes the event topics in a consumer group, feeds the same
+//! engine `replay` uses, dead-letters rejected input in transactions with the consumed offsets,
+//! and checkpoints the engine state with the offsets it covers.
 //!
-//! Threads: one ingestion thread owns the engine and the consumer (no lock around the engine);
-//! it publishes an immutable snapshot a few times a second, which the HTTP handlers render, so a
-//! scrape never blocks ingestion.
+//! Threads: the pipeline owns the engine and the consumer on one thread (no lock around the
+//! engine); it publishes an immutable snapshot a few times a second in its [`Status`], which
+//! the HTTP side renders, so a scrape never blocks ingestion.
 
 mod checkpoint;
 mod consumer;
 mod deadletter;
 mod errors;
-mod http;
 mod mock;
+mod pipeline;
 mod producer;
 mod rebalance;
-mod service;
-mod shared;
+mod status;
 
 pub use checkpoint::CheckpointSettings;
 pub use mock::MockKafka;
+pub use pipeline::{Pipeline, PipelineConfig};
 pub use producer::LineProducer;
-pub use service::{Service, ServiceConfig};
-pub use shared::Readiness;
+pub use status::{Readiness, Status};

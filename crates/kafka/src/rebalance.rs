@@ -3,12 +3,14 @@
 //! librdkafka statistics (consumer lag).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
 use rdkafka::client::ClientContext;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use rdkafka::types::RDKafkaRespErr;
@@ -18,7 +20,7 @@ use salespulse_state::Offsets;
 
 use crate::deadletter::DeadLetters;
 use crate::errors::Stage;
-use crate::shared::Shared;
+use crate::status::Status;
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longer than the dead-letter producer's transaction timeout (see `committed_offsets`).
@@ -154,14 +156,23 @@ pub(crate) struct ServiceContext {
     /// The transactional producer that commits offsets together with the dead letters; `None`
     /// when another replica writes them (offsets are then committed by the consumer).
     pub(crate) dead_letters: Option<Mutex<DeadLetters>>,
-    pub(crate) shared: Arc<Shared>,
+    pub(crate) status: Arc<Status>,
     /// The configured topics, to count their partitions.
     pub(crate) topics: Vec<String>,
     pub(crate) group_id: String,
+    /// The last global client error, to log a repeated one once.
+    pub(crate) last_client_error: Mutex<String>,
+    /// Whether the group was ever up: a disconnection before that is a slow start, not a loss.
+    pub(crate) connected_once: AtomicBool,
 }
 
 impl ClientContext for ServiceContext {
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.consumer_error(&error, reason);
+    }
+
     fn stats(&self, statistics: Statistics) {
+        self.report_connection(disconnection(&statistics));
         let assignment = self
             .assignment
             .lock()
@@ -177,7 +188,7 @@ impl ClientContext for ServiceContext {
                 // Offsets are committed by the dead-letter transactions, which librdkafka's
                 // consumer statistics do not see: the plan knows what was committed.
                 let committed = plan.committed.max(stats.lo_offset.max(0));
-                self.shared.lag.insert(
+                self.status.lag.insert(
                     (topic_name.clone(), *partition),
                     (stats.hi_offset - committed).max(0),
                 );
@@ -211,7 +222,7 @@ impl ConsumerContext for ServiceContext {
                 // Everything polled so far is applied: commit it (with its dead letters) before
                 // the partitions go, so the next owner starts where this one stopped.
                 if let Err(error) = self.commit_applied(consumer) {
-                    self.shared.errors.record(Stage::Commit);
+                    self.status.errors.record(Stage::Commit);
                     // The group may already have moved on (another member joined): keep the
                     // dead letters at least; the next owner re-reads from the committed offsets.
                     error!(error = %format!("{error:#}"), "commit before revocation failed; committing the dead letters alone");
@@ -237,6 +248,23 @@ impl ConsumerContext for ServiceContext {
         if let Err(error) = result {
             error!(%error, "applying the rebalance failed");
         }
+    }
+}
+
+/// Why the consumer has no working connection to its group, from librdkafka's statistics:
+/// no broker is up, or the group handler is not `up` (looking for its coordinator, waiting
+/// for a broker). `None`: connected.
+fn disconnection(statistics: &Statistics) -> Option<String> {
+    let up = statistics
+        .brokers
+        .values()
+        .any(|broker| broker.nodeid >= 0 && broker.state == "UP");
+    if !up {
+        return Some("no broker is up".to_owned());
+    }
+    match &statistics.cgrp {
+        Some(group) if group.state != "up" => Some(format!("consumer group state {}", group.state)),
+        _ => None,
     }
 }
 
@@ -266,6 +294,59 @@ fn committed_offsets(
 }
 
 impl ServiceContext {
+    /// A consumer or client error (a broker unreachable, all brokers down): counted, and logged
+    /// once until another error comes; while the brokers are unreachable only the loss of the
+    /// connection is logged, since librdkafka repeats its errors on every reconnection attempt.
+    pub(crate) fn consumer_error(&self, error: &KafkaError, reason: &str) {
+        self.status.errors.record(Stage::Consume);
+        if self.status.is_disconnected() {
+            return;
+        }
+        if matches!(
+            error.rdkafka_error_code(),
+            Some(RDKafkaErrorCode::AllBrokersDown)
+        ) {
+            self.report_connection(Some("all brokers are down".to_owned()));
+        }
+        let text = if reason.is_empty() {
+            error.to_string()
+        } else {
+            format!("{error}: {reason}")
+        };
+        let mut last = self
+            .last_client_error
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *last != text {
+            warn!(error = %text, "consumer error");
+            *last = text;
+        }
+    }
+
+    /// Records a connection change in the status, with a log line on each change.
+    fn report_connection(&self, disconnection: Option<String>) {
+        let lost = disconnection.clone();
+        let was_connected = self.connected_once.load(Ordering::Acquire);
+        if lost.is_none() {
+            self.connected_once.store(true, Ordering::Release);
+        }
+        if self.status.set_disconnected(disconnection) {
+            match lost {
+                Some(why) if was_connected => {
+                    warn!(%why, "lost the connection to the Kafka brokers; not ready until it is back")
+                }
+                Some(why) => info!(%why, "not connected to the Kafka brokers yet"),
+                None => {
+                    info!("connected to the Kafka brokers");
+                    self.last_client_error
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .clear();
+                }
+            }
+        }
+    }
+
     /// Commits the applied offsets together with the dead letters forwarded since the last
     /// commit, in one transaction.
     pub(crate) fn commit_applied(&self, consumer: &BaseConsumer<Self>) -> anyhow::Result<()> {
@@ -350,7 +431,7 @@ impl ServiceContext {
                     earliest - 1
                 );
             }
-            self.shared
+            self.status
                 .history_truncated
                 .insert((topic.clone(), partition), truncated);
             let offset = match covered {
@@ -418,7 +499,7 @@ impl ServiceContext {
                 self.group_id
             );
         }
-        self.shared.set_unowned(unowned);
+        self.status.set_unowned(unowned);
     }
 
     fn forget(&self, partitions: &TopicPartitionList) {
@@ -431,10 +512,356 @@ impl ServiceContext {
             info!(%topic, partition, "partition revoked");
             assignment.remove(topic, partition);
             assignment.revoked = true;
-            self.shared.lag.remove(&(topic.to_owned(), partition));
-            self.shared
+            self.status.lag.remove(&(topic.to_owned(), partition));
+            self.status
                 .history_truncated
                 .remove(&(topic.to_owned(), partition));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn plan(applied: i64, committed: i64) -> PartitionPlan {
+        PartitionPlan {
+            commit_floor: committed,
+            ready_at: 100,
+            applied,
+            committed,
+        }
+    }
+
+    fn offsets(entries: &[(&str, i32, i64)]) -> Offsets {
+        let mut offsets = Offsets::new();
+        for &(topic, partition, offset) in entries {
+            offsets
+                .entry(topic.to_owned())
+                .or_default()
+                .insert(partition, offset);
+        }
+        offsets
+    }
+
+    fn list(entries: &[(&str, i32, Offset)]) -> TopicPartitionList {
+        let mut list = TopicPartitionList::new();
+        for &(topic, partition, offset) in entries {
+            list.add_partition_offset(topic, partition, offset)
+                .expect("a valid offset");
+        }
+        list
+    }
+
+    fn listed(list: &TopicPartitionList) -> Vec<(String, i32, Offset)> {
+        let mut listed: Vec<_> = list
+            .elements()
+            .iter()
+            .map(|element| {
+                (
+                    element.topic().to_owned(),
+                    element.partition(),
+                    element.offset(),
+                )
+            })
+            .collect();
+        listed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        listed
+    }
+
+    #[test]
+    fn covering_starts_from_the_checkpoint_offsets_with_nothing_assigned() {
+        let partitions = Partitions::covering(offsets(&[("t", 0, 5), ("t", 1, 9), ("u", 0, 2)]));
+
+        assert_eq!(
+            partitions.covered(),
+            &Offsets::from([
+                ("t".to_owned(), BTreeMap::from([(0, 5), (1, 9)])),
+                ("u".to_owned(), BTreeMap::from([(0, 2)])),
+            ])
+        );
+        assert_eq!(partitions.covered_offset("t", 0), Some(5));
+        assert_eq!(partitions.covered_offset("t", 1), Some(9));
+        assert_eq!(partitions.covered_offset("u", 0), Some(2));
+        assert_eq!(partitions.covered_offset("t", 2), None);
+        assert_eq!(partitions.covered_offset("v", 0), None);
+        assert_eq!(partitions.plans().count(), 0);
+        assert_eq!(partitions.get("t", 0), None);
+        assert!(!partitions.revoked);
+    }
+
+    #[test]
+    fn applied_to_an_unassigned_partition_records_the_covered_offset_and_returns_none() {
+        let mut partitions = Partitions::default();
+
+        assert_eq!(partitions.applied("t", 0, 5), None);
+        assert_eq!(partitions.applied("t", 0, 7), None);
+        assert_eq!(partitions.covered(), &offsets(&[("t", 0, 7)]));
+
+        // A new partition of a known topic, and a new topic.
+        assert_eq!(partitions.applied("t", 3, 1), None);
+        assert_eq!(partitions.applied("u", 2, 4), None);
+        assert_eq!(
+            partitions.covered(),
+            &offsets(&[("t", 0, 7), ("t", 3, 1), ("u", 2, 4)])
+        );
+        assert_eq!(partitions.covered_offset("t", 0), Some(7));
+        assert_eq!(partitions.covered_offset("u", 2), Some(4));
+        assert_eq!(partitions.plans().count(), 0);
+    }
+
+    #[test]
+    fn applied_to_an_assigned_partition_updates_and_returns_its_plan() {
+        let mut partitions = Partitions::covering(offsets(&[("t", 0, 3)]));
+        partitions.insert(
+            "t".to_owned(),
+            0,
+            PartitionPlan {
+                commit_floor: 2,
+                ready_at: 10,
+                applied: 3,
+                committed: 2,
+            },
+        );
+
+        let expected = PartitionPlan {
+            commit_floor: 2,
+            ready_at: 10,
+            applied: 4,
+            committed: 2,
+        };
+        assert_eq!(partitions.applied("t", 0, 4).copied(), Some(expected));
+        assert_eq!(partitions.get("t", 0), Some(&expected));
+        assert_eq!(partitions.covered(), &offsets(&[("t", 0, 4)]));
+
+        // Another partition of the same topic is not assigned.
+        assert_eq!(partitions.applied("t", 1, 6), None);
+        assert_eq!(partitions.get("t", 1), None);
+        assert_eq!(partitions.covered(), &offsets(&[("t", 0, 4), ("t", 1, 6)]));
+    }
+
+    #[test]
+    fn insert_replaces_and_remove_forgets_the_plan_but_keeps_the_covered_offset() {
+        let mut partitions = Partitions::default();
+        partitions.insert("t".to_owned(), 0, plan(1, 0));
+        partitions.insert("t".to_owned(), 1, plan(2, 0));
+        partitions.insert("u".to_owned(), 0, plan(3, 0));
+        partitions.applied("t", 0, 5);
+
+        assert_eq!(partitions.get("t", 0), Some(&plan(5, 0)));
+        assert_eq!(partitions.get("t", 1), Some(&plan(2, 0)));
+        assert_eq!(partitions.get("u", 0), Some(&plan(3, 0)));
+        assert_eq!(partitions.get("t", 2), None);
+        assert_eq!(partitions.get("v", 0), None);
+
+        partitions.insert("t".to_owned(), 1, plan(8, 6));
+        assert_eq!(partitions.get("t", 1), Some(&plan(8, 6)));
+        assert_eq!(partitions.plans().count(), 3);
+
+        partitions.remove("t", 0);
+        // Neither assigned: nothing to remove, and no panic.
+        partitions.remove("t", 7);
+        partitions.remove("v", 0);
+
+        assert_eq!(partitions.get("t", 0), None);
+        assert_eq!(partitions.get("t", 1), Some(&plan(8, 6)));
+        assert_eq!(partitions.get("u", 0), Some(&plan(3, 0)));
+        assert_eq!(partitions.plans().count(), 2);
+        // A re-assigned partition continues where the state stops.
+        assert_eq!(partitions.covered_offset("t", 0), Some(5));
+        assert_eq!(partitions.applied("t", 0, 6), None);
+        assert_eq!(partitions.covered_offset("t", 0), Some(6));
+    }
+
+    #[test]
+    fn plans_yields_every_assigned_partition_of_every_topic() {
+        let mut partitions = Partitions::covering(offsets(&[("w", 0, 50)]));
+        partitions.insert("t".to_owned(), 0, plan(10, 0));
+        partitions.insert("t".to_owned(), 1, plan(11, 0));
+        partitions.insert("u".to_owned(), 4, plan(12, 0));
+
+        let mut applied: Vec<i64> = partitions.plans().map(|plan| plan.applied).collect();
+        applied.sort_unstable();
+        // The covered-only partition w/0 is not a plan.
+        assert_eq!(applied, [10, 11, 12]);
+    }
+
+    #[test]
+    fn uncommitted_lists_only_partitions_applied_beyond_their_committed_offset() {
+        let mut partitions = Partitions::covering(offsets(&[("v", 0, 30)]));
+        // Applied beyond committed: listed, at the applied offset.
+        partitions.insert("t".to_owned(), 0, plan(8, 5));
+        partitions.insert("u".to_owned(), 0, plan(4, 0));
+        // Applied up to committed: nothing to commit.
+        partitions.insert("t".to_owned(), 1, plan(5, 5));
+        // Rebuilding below the commit floor: listing it would move the group's position back.
+        partitions.insert("u".to_owned(), 2, plan(2, 6));
+
+        assert_eq!(
+            listed(&partitions.uncommitted()),
+            [
+                ("t".to_owned(), 0, Offset::Offset(8)),
+                ("u".to_owned(), 0, Offset::Offset(4)),
+            ]
+        );
+
+        // Once the rebuild passes the commit floor, the partition is listed.
+        partitions.applied("u", 2, 7);
+        assert_eq!(
+            listed(&partitions.uncommitted()),
+            [
+                ("t".to_owned(), 0, Offset::Offset(8)),
+                ("u".to_owned(), 0, Offset::Offset(4)),
+                ("u".to_owned(), 2, Offset::Offset(7)),
+            ]
+        );
+    }
+
+    #[test]
+    fn uncommitted_is_empty_without_assigned_partitions() {
+        let mut partitions = Partitions::covering(offsets(&[("t", 0, 30)]));
+        partitions.applied("t", 0, 40);
+        partitions.applied("t", 1, 10);
+
+        assert_eq!(partitions.uncommitted().count(), 0);
+    }
+
+    #[test]
+    fn mark_committed_keeps_the_highest_committed_offset() {
+        let mut partitions = Partitions::default();
+        partitions.insert("t".to_owned(), 0, plan(9, 5));
+        partitions.insert("t".to_owned(), 1, plan(3, 3));
+
+        partitions.mark_committed(&list(&[("t", 0, Offset::Offset(9))]));
+        assert_eq!(
+            partitions.get("t", 0),
+            Some(&PartitionPlan {
+                committed: 9,
+                ..plan(9, 5)
+            })
+        );
+
+        // An older commit does not move it back.
+        partitions.mark_committed(&list(&[("t", 0, Offset::Offset(7))]));
+        assert_eq!(partitions.get("t", 0).map(|plan| plan.committed), Some(9));
+        // `applied` and `commit_floor` are left as they were.
+        assert_eq!(partitions.get("t", 0).map(|plan| plan.applied), Some(9));
+        assert_eq!(
+            partitions.get("t", 0).map(|plan| plan.commit_floor),
+            Some(5)
+        );
+        assert_eq!(partitions.get("t", 1), Some(&plan(3, 3)));
+    }
+
+    #[test]
+    fn marking_what_uncommitted_listed_leaves_nothing_uncommitted() {
+        let mut partitions = Partitions::default();
+        partitions.insert("t".to_owned(), 0, plan(9, 5));
+        partitions.insert("u".to_owned(), 1, plan(4, 0));
+
+        let offsets = partitions.uncommitted();
+        partitions.mark_committed(&offsets);
+
+        assert_eq!(partitions.get("t", 0).map(|plan| plan.committed), Some(9));
+        assert_eq!(partitions.get("u", 1).map(|plan| plan.committed), Some(4));
+        assert_eq!(partitions.uncommitted().count(), 0);
+
+        partitions.applied("t", 0, 12);
+        assert_eq!(
+            listed(&partitions.uncommitted()),
+            [("t".to_owned(), 0, Offset::Offset(12))]
+        );
+    }
+
+    #[test]
+    fn mark_committed_ignores_unassigned_partitions_and_non_numeric_offsets() {
+        let mut partitions = Partitions::covering(offsets(&[("v", 0, 3)]));
+        partitions.insert("t".to_owned(), 0, plan(9, 5));
+        partitions.insert("t".to_owned(), 1, plan(9, 5));
+        partitions.insert("t".to_owned(), 2, plan(9, 5));
+
+        partitions.mark_committed(&list(&[
+            ("t", 0, Offset::End),
+            ("t", 1, Offset::Beginning),
+            ("t", 2, Offset::Invalid),
+            ("t", 3, Offset::Offset(10)),
+            ("v", 0, Offset::Offset(10)),
+        ]));
+
+        assert_eq!(partitions.get("t", 0), Some(&plan(9, 5)));
+        assert_eq!(partitions.get("t", 1), Some(&plan(9, 5)));
+        assert_eq!(partitions.get("t", 2), Some(&plan(9, 5)));
+        // Unassigned partitions get no plan, and their covered offsets stay.
+        assert_eq!(partitions.get("t", 3), None);
+        assert_eq!(partitions.get("v", 0), None);
+        assert_eq!(partitions.plans().count(), 3);
+        assert_eq!(partitions.covered(), &offsets(&[("v", 0, 3)]));
+    }
+
+    #[test]
+    fn bookkeeping_leaves_the_revoked_flag_alone() {
+        fn exercise(partitions: &mut Partitions) {
+            partitions.insert("t".to_owned(), 0, plan(1, 0));
+            partitions.applied("t", 0, 4);
+            partitions.applied("u", 0, 2);
+            let offsets = partitions.uncommitted();
+            partitions.mark_committed(&offsets);
+            partitions.remove("t", 0);
+        }
+
+        let mut partitions = Partitions::default();
+        exercise(&mut partitions);
+        assert!(!partitions.revoked);
+
+        let mut partitions = Partitions::covering(Offsets::new());
+        partitions.revoked = true;
+        exercise(&mut partitions);
+        assert!(partitions.revoked);
+    }
+
+    fn statistics(brokers: &[(i32, &str)], group_state: Option<&str>) -> Statistics {
+        let mut statistics = Statistics::default();
+        for &(nodeid, state) in brokers {
+            let broker = rdkafka::statistics::Broker {
+                nodeid,
+                state: state.to_owned(),
+                ..Default::default()
+            };
+            statistics.brokers.insert(format!("b{nodeid}"), broker);
+        }
+        statistics.cgrp = group_state.map(|state| rdkafka::statistics::ConsumerGroup {
+            state: state.to_owned(),
+            ..Default::default()
+        });
+        statistics
+    }
+
+    #[test]
+    fn connected_when_a_broker_is_up_and_the_group_handler_is_up() {
+        assert_eq!(
+            disconnection(&statistics(&[(-1, "INIT"), (1, "UP")], Some("up"))),
+            None
+        );
+        // A producer's statistics have no group: a broker up is enough.
+        assert_eq!(disconnection(&statistics(&[(2, "UP")], None)), None);
+    }
+
+    #[test]
+    fn disconnected_without_a_learned_broker_up_or_with_the_group_handler_away() {
+        // The bootstrap entry (node id -1) being up is not a connection to the cluster.
+        assert_eq!(
+            disconnection(&statistics(&[(-1, "UP"), (1, "DOWN")], Some("up"))).as_deref(),
+            Some("no broker is up")
+        );
+        assert_eq!(
+            disconnection(&statistics(&[], Some("init"))).as_deref(),
+            Some("no broker is up")
+        );
+        assert_eq!(
+            disconnection(&statistics(&[(1, "UP")], Some("wait-coord"))).as_deref(),
+            Some("consumer group state wait-coord")
+        );
     }
 }

@@ -1,15 +1,14 @@
 //! `salespulse demo`: the embedded mock cluster, the simulator and the service in one process.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use salespulse_config::Config;
 use salespulse_engine::Snapshot;
-use salespulse_kafka::{LineProducer, MockKafka, Service};
+use salespulse_kafka::{LineProducer, MockKafka, Pipeline};
 use tracing::{error, info};
 
-use crate::service::{service_config, shutdown_on_signal};
+use crate::service::{serve, service_config, shutdown_on_signal};
 use crate::simulate;
 
 /// The topics of EVENTS.md, which the simulator produces to.
@@ -47,37 +46,37 @@ pub fn run(config: &Config, rate: Option<f64>, seed: u64) -> anyhow::Result<()> 
         .build()?;
     runtime.block_on(async move {
         let mut service_config = service_config(config, None);
-        service_config.topics = DEMO_TOPICS.map(String::from).to_vec();
-        service_config.group_id = "salespulse-demo".to_owned();
+        let pipeline_config = &mut service_config.pipeline;
+        pipeline_config.kafka.topics = DEMO_TOPICS.map(String::from).to_vec();
+        pipeline_config.kafka.group_id = "salespulse-demo".to_owned();
         // The embedded cluster starts empty every time: there is no state to keep.
-        service_config.checkpoints = None;
-        let mut topics = service_config.topics.clone();
-        topics.push(service_config.deadletter_topic.clone());
+        pipeline_config.checkpoints = None;
+        let mut topics = pipeline_config.kafka.topics.clone();
+        topics.push(pipeline_config.kafka.deadletter_topic.clone());
         let kafka = MockKafka::start(&topics, DEMO_PARTITIONS)?;
-        service_config.brokers = kafka.bootstrap_servers();
-        info!(brokers = %service_config.brokers, "embedded mock Kafka cluster started");
+        pipeline_config.kafka.brokers = kafka.bootstrap_servers();
+        info!(brokers = %pipeline_config.kafka.brokers, "embedded mock Kafka cluster started");
 
         let shutdown = shutdown_on_signal();
-        let stop = Arc::new(AtomicBool::new(false));
-        let producer = LineProducer::new(&service_config.brokers, &service_config.properties)?;
+        let producer = LineProducer::new(&pipeline_config.kafka.brokers, &pipeline_config.kafka.properties)?;
         let simulator = {
-            let stop = Arc::clone(&stop);
+            let shutdown = shutdown.clone();
             std::thread::spawn(move || {
-                if let Err(error) = simulate::to_kafka(&producer, simulation, None, &stop) {
+                if let Err(error) = simulate::to_kafka(&producer, simulation, None, &shutdown) {
                     error!(error = %format!("{error:#}"), "the simulator stopped");
                 }
             })
         };
 
-        let service = Service::new(service_config.clone())?;
-        let snapshots = service.snapshots();
+        let pipeline = Pipeline::new(pipeline_config.clone())?;
+        let snapshots = pipeline.status().snapshots();
         println!(
             "salespulse demo: live metrics at http://{}/metrics  (simulating {pace}; Ctrl-C to stop)",
             service_config.listen
         );
         let summary = tokio::spawn(print_summaries(snapshots));
-        let result = service.run(shutdown).await;
-        stop.store(true, Ordering::Release);
+        let result = serve(pipeline, &service_config, shutdown.clone()).await;
+        shutdown.cancel();
         summary.abort();
         simulator.join().ok();
         drop(kafka);

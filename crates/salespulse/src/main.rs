@@ -229,19 +229,13 @@ fn run_simulate(
             let history = chrono::TimeDelta::from_std(history).context("--history is too long")?;
             let simulation = pace.config(seed, chrono::Utc::now() - history);
             let producer = salespulse_kafka::LineProducer::new(&brokers, &config.kafka.properties)?;
-            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
-            let signal_stop = std::sync::Arc::clone(&stop);
             let produced = runtime.block_on(async move {
                 let shutdown = service::shutdown_on_signal();
-                tokio::spawn(async move {
-                    shutdown.cancelled().await;
-                    signal_stop.store(true, std::sync::atomic::Ordering::Release);
-                });
                 tokio::task::spawn_blocking(move || {
-                    simulate::to_kafka(&producer, simulation, amount, &stop)
+                    simulate::to_kafka(&producer, simulation, amount, &shutdown)
                 })
                 .await
             })??;

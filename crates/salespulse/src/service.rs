@@ -1,10 +1,19 @@
-//! `salespulse run`: the Kafka service, with logging and signal handling.
+//! `salespulse run`: wires the Kafka pipeline to the HTTP endpoints, with logging, signal
+//! handling and an orderly shutdown on one cancellation token.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use prometheus::proto::MetricFamily;
 use salespulse_config::{Config, is_secret_property};
+use salespulse_engine::Snapshot;
 use salespulse_events::Timestamp;
-use salespulse_kafka::{CheckpointSettings, Service, ServiceConfig};
+use salespulse_exporter::Selection;
+use salespulse_exporter::http::{self, Exposed};
+use salespulse_kafka::{CheckpointSettings, Pipeline, PipelineConfig, Status};
 use tokio_util::sync::CancellationToken;
-use tracing::info;
+use tracing::{info, warn};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -26,19 +35,29 @@ pub fn init_logging(format: LogFormat) {
     }
 }
 
+/// Everything `run` needs: the pipeline's settings and what the HTTP side serves.
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    pub pipeline: PipelineConfig,
+    pub listen: SocketAddr,
+    /// `[export]`: which series `/metrics` carries.
+    pub export: Selection,
+}
+
 /// The service settings from the configuration file.
 pub fn service_config(config: &Config, as_of: Option<Timestamp>) -> ServiceConfig {
     ServiceConfig {
-        brokers: config.kafka.brokers.clone(),
-        group_id: config.kafka.group_id.clone(),
-        topics: config.kafka.topics.clone(),
-        deadletter_topic: config.kafka.deadletter_topic.clone(),
-        write_deadletters: config.kafka.write_deadletters,
-        properties: config.kafka.properties.clone(),
+        pipeline: pipeline_config(config, as_of),
         listen: config.http.listen,
+        export: config.export.clone(),
+    }
+}
+
+fn pipeline_config(config: &Config, as_of: Option<Timestamp>) -> PipelineConfig {
+    PipelineConfig {
+        kafka: config.kafka.clone(),
         as_of,
         settings: config.engine_settings(),
-        export: config.export.clone(),
         checkpoints: Some(CheckpointSettings {
             dir: config.state.dir.clone(),
             url: config.state.url.clone(),
@@ -54,8 +73,8 @@ pub fn service_config(config: &Config, as_of: Option<Timestamp>) -> ServiceConfi
 }
 
 /// Logs the pass-through properties with secrets masked.
-pub fn log_properties(config: &ServiceConfig) {
-    for (key, value) in &config.properties {
+pub fn log_properties(config: &PipelineConfig) {
+    for (key, value) in &config.kafka.properties {
         let shown = if is_secret_property(key) {
             "****"
         } else {
@@ -98,14 +117,72 @@ async fn wait_for_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// What the HTTP endpoints serve: the pipeline's status, through the `[export]` selection.
+struct Served {
+    status: Arc<Status>,
+    export: Selection,
+}
+
+impl Exposed for Served {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        self.status.snapshot()
+    }
+
+    fn selection(&self) -> &Selection {
+        &self.export
+    }
+
+    fn service_families(&self) -> Vec<MetricFamily> {
+        self.status.service_families()
+    }
+
+    fn not_ready(&self) -> Option<String> {
+        self.status.not_ready_reason()
+    }
+}
+
+/// Serves the pipeline's status over HTTP and runs the pipeline on a blocking thread until
+/// `shutdown` is cancelled (or the pipeline fails, which cancels it for the HTTP server).
+pub async fn serve(
+    pipeline: Pipeline,
+    config: &ServiceConfig,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
+    info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
+    let served = Arc::new(Served {
+        status: pipeline.status(),
+        export: config.export.clone(),
+    });
+    let server = axum::serve(listener, http::router(served))
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
+    let server = tokio::spawn(async move { server.await });
+
+    let ingest = {
+        let (shutdown, runtime) = (shutdown.clone(), tokio::runtime::Handle::current());
+        tokio::task::spawn_blocking(move || pipeline.run(&shutdown, runtime))
+    };
+    let result = ingest.await.context("the ingestion thread panicked")?;
+    if let Err(error) = &result {
+        warn!(error = %format!("{error:#}"), "ingestion stopped");
+    }
+    shutdown.cancel();
+    server.await.context("the HTTP server panicked")??;
+    info!("stopped");
+    result
+}
+
 /// Runs the service until a signal arrives.
 pub fn run(config: ServiceConfig) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        log_properties(&config);
+        log_properties(&config.pipeline);
         let shutdown = shutdown_on_signal();
-        Service::new(config)?.run(shutdown).await
+        let pipeline = Pipeline::new(config.pipeline.clone())?;
+        serve(pipeline, &config, shutdown).await
     })
 }

@@ -3,13 +3,13 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use chrono::{DateTime, Utc};
 use salespulse_kafka::LineProducer;
 use salespulse_sim::{SimConfig, SimEvent, Simulator};
+use tokio_util::sync::CancellationToken;
 
 /// How much to generate.
 #[derive(Debug, Clone, Copy)]
@@ -149,12 +149,12 @@ pub fn to_file(path: &Path, pace: Pace, seed: u64, amount: Amount) -> anyhow::Re
 
 /// Produces the events of `config` to Kafka as their event time comes: from `config.start`
 /// (history, as fast as the broker takes it), then live. Stops after `amount` (counted from
-/// now) or when `stop` is set.
+/// now) or when `shutdown` is cancelled.
 pub fn to_kafka(
     producer: &LineProducer,
     config: SimConfig,
     amount: Option<Amount>,
-    stop: &AtomicBool,
+    shutdown: &CancellationToken,
 ) -> anyhow::Result<u64> {
     let started = Utc::now();
     let end = amount.map(|amount| match amount {
@@ -164,14 +164,14 @@ pub fn to_kafka(
     let simulator = Simulator::new(config);
     let mut emitted = 0;
     for event in all_events(simulator) {
-        if stop.load(Ordering::Acquire)
+        if shutdown.is_cancelled()
             || end.is_some_and(|end| event.occurred_at > end)
             || amount.is_some_and(|amount| !within(amount, emitted))
         {
             break;
         }
         while event.occurred_at > Utc::now() {
-            if stop.load(Ordering::Acquire) {
+            if shutdown.is_cancelled() {
                 producer.flush()?;
                 return Ok(emitted);
             }

@@ -1,4 +1,5 @@
-//! `/metrics`, `/healthz`, `/readyz`.
+//! `/metrics`, `/healthz`, `/readyz`, served from whatever publishes snapshots (the Kafka
+//! pipeline, the demo): the handlers only read, so a scrape never blocks ingestion.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -11,27 +12,45 @@ use axum::routing::get;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 
-use crate::shared::{Readiness, Shared};
+use prometheus::proto::MetricFamily;
+use salespulse_engine::Snapshot;
+
+use crate::Selection;
+
+/// What the endpoints serve.
+pub trait Exposed: Send + Sync + 'static {
+    /// The latest published snapshot.
+    fn snapshot(&self) -> Arc<Snapshot>;
+    /// Which series of the snapshot `/metrics` carries (`[export]`).
+    fn selection(&self) -> &Selection;
+    /// The pipeline's own families, appended to the snapshot's.
+    fn service_families(&self) -> Vec<MetricFamily>;
+    /// `None` when ready; otherwise why not, for the `/readyz` body.
+    fn not_ready(&self) -> Option<String>;
+}
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-pub(crate) fn router(shared: Arc<Shared>) -> Router {
+/// The routes, over any [`Exposed`] source.
+pub fn router(source: Arc<dyn Exposed>) -> Router {
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(shared)
+        .with_state(source)
 }
 
 /// Renders the latest published snapshot: no lock on the engine, whatever ingestion is doing.
 /// Rendering (and compressing) a large exposition takes milliseconds of CPU, so it runs on the
 /// blocking pool rather than on an async worker.
-async fn metrics(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Response {
+async fn metrics(State(source): State<Arc<dyn Exposed>>, headers: HeaderMap) -> Response {
     let gzip = accepts_gzip(&headers);
     let rendered = tokio::task::spawn_blocking(move || {
-        let snapshot = Arc::clone(&shared.snapshot.borrow());
-        let text =
-            salespulse_exporter::encode_text(&snapshot, &shared.export, shared.service_families());
+        let text = crate::encode_text(
+            &source.snapshot(),
+            source.selection(),
+            source.service_families(),
+        );
         if gzip {
             gzip_bytes(text.as_bytes())
         } else {
@@ -105,32 +124,14 @@ async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(shared): State<Arc<Shared>>) -> (StatusCode, String) {
-    let (status, body): (StatusCode, &str) = match shared.readiness() {
-        Readiness::Ready => (StatusCode::OK, "ready\n"),
-        Readiness::CatchingUp => (
+async fn readyz(State(source): State<Arc<dyn Exposed>>) -> (StatusCode, String) {
+    match source.not_ready() {
+        None => (StatusCode::OK, "ready\n".to_owned()),
+        Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: catching up with the partitions\n",
+            format!("not ready: {reason}\n"),
         ),
-        Readiness::Unassigned => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: no partition assigned yet\n",
-        ),
-        Readiness::Restoring => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not ready: restoring the state from a checkpoint\n",
-        ),
-        Readiness::PartiallyAssigned => {
-            return (
-                StatusCode::SERVICE_UNAVAILABLE,
-                format!(
-                    "not ready: {} partitions of the topics are assigned to another member of the consumer group; give each replica its own [kafka] group_id\n",
-                    shared.unowned()
-                ),
-            );
-        }
-    };
-    (status, body.to_owned())
+    }
 }
 
 #[cfg(test)]

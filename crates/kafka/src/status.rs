@@ -1,19 +1,22 @@
-//! What the ingestion thread shares with the HTTP handlers.
+//! What the pipeline tells the outside: the published snapshot, readiness with its reason,
+//! and the pipeline's own metric families. Written by the ingestion thread and the consumer's
+//! callbacks, read by the HTTP handlers; everything here is cheap to read.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 
 use dashmap::DashMap;
 use prometheus::core::Collector;
 use prometheus::proto::MetricFamily;
 use prometheus::{Histogram, HistogramOpts};
 use salespulse_engine::Snapshot;
-use salespulse_exporter::{Family, Selection};
+use salespulse_exporter::Family;
 
 use crate::errors::ErrorCounts;
 use tokio::sync::watch;
 
-/// Where the service is on its way to serving complete numbers.
+/// Where the pipeline is on its way to serving complete numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[repr(u8)]
 pub enum Readiness {
@@ -29,17 +32,15 @@ pub enum Readiness {
     PartiallyAssigned = 4,
 }
 
-/// State shared between ingestion and HTTP. Everything here is cheap to read.
+/// The pipeline's status, shared between ingestion and HTTP.
 #[derive(Debug)]
-pub(crate) struct Shared {
+pub struct Status {
     pub(crate) snapshot: watch::Sender<Arc<Snapshot>>,
     /// `salespulse_consumer_lag_messages{topic,partition}`: high watermark − committed offset.
     pub(crate) lag: DashMap<(String, i32), i64>,
     readiness: AtomicU8,
     /// `salespulse_event_processing_seconds`: from receipt to visible in the exported state.
     pub(crate) processing: Histogram,
-    /// `[export]`: which series `/metrics` carries.
-    pub(crate) export: Selection,
     /// `salespulse_state_history_truncated{topic,partition}` of the assigned partitions.
     pub(crate) history_truncated: DashMap<(String, i32), bool>,
     /// The last successful checkpoint: Unix milliseconds (0: none yet) and duration in
@@ -50,10 +51,13 @@ pub(crate) struct Shared {
     unowned: AtomicI64,
     /// `salespulse_kafka_errors_total{stage}`.
     pub(crate) errors: ErrorCounts,
+    /// Since when, and why, the consumer has no working connection to the brokers' group
+    /// coordinator (`None`: connected).
+    disconnected: Mutex<Option<(Instant, String)>>,
 }
 
-impl Shared {
-    pub(crate) fn new(initial: Snapshot, export: Selection) -> anyhow::Result<Shared> {
+impl Status {
+    pub(crate) fn new(initial: Snapshot) -> anyhow::Result<Status> {
         let processing = Histogram::with_opts(
             HistogramOpts::new(
                 "salespulse_event_processing_seconds",
@@ -63,27 +67,93 @@ impl Shared {
                 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
             ]),
         )?;
-        Ok(Shared {
+        Ok(Status {
             snapshot: watch::Sender::new(Arc::new(initial)),
             lag: DashMap::new(),
             readiness: AtomicU8::new(Readiness::Unassigned as u8),
             processing,
-            export,
             history_truncated: DashMap::new(),
             checkpoint_at_ms: AtomicI64::new(0),
             checkpoint_micros: AtomicU64::new(0),
             unowned: AtomicI64::new(-1),
             errors: ErrorCounts::default(),
+            disconnected: Mutex::new(None),
         })
     }
 
-    pub(crate) fn readiness(&self) -> Readiness {
+    pub fn readiness(&self) -> Readiness {
         match self.readiness.load(Ordering::Acquire) {
             4 => Readiness::PartiallyAssigned,
             3 => Readiness::Restoring,
             2 => Readiness::Ready,
             1 => Readiness::CatchingUp,
             _ => Readiness::Unassigned,
+        }
+    }
+
+    /// The latest published snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.snapshot.borrow())
+    }
+
+    /// Every snapshot the pipeline publishes (the demo prints a summary from them).
+    pub fn snapshots(&self) -> watch::Receiver<Arc<Snapshot>> {
+        self.snapshot.subscribe()
+    }
+
+    /// Records whether the consumer is connected to the group coordinator: `Some(why)` when
+    /// not. Returns true when that changed.
+    pub(crate) fn set_disconnected(&self, why: Option<String>) -> bool {
+        let mut disconnected = self
+            .disconnected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match (disconnected.as_mut(), why) {
+            (None, None) => false,
+            (Some(_), None) => {
+                *disconnected = None;
+                true
+            }
+            (None, Some(why)) => {
+                *disconnected = Some((Instant::now(), why));
+                true
+            }
+            (Some((_, before)), Some(why)) => {
+                *before = why;
+                false
+            }
+        }
+    }
+
+    pub(crate) fn is_disconnected(&self) -> bool {
+        self.disconnected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Why `/readyz` is 503, or `None` when the exported numbers are complete and current.
+    pub fn not_ready_reason(&self) -> Option<String> {
+        if let Some((since, why)) = self
+            .disconnected
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            return Some(format!(
+                "no connection to the Kafka brokers for {} s ({why}); reconnecting",
+                since.elapsed().as_secs()
+            ));
+        }
+        match self.readiness() {
+            Readiness::Ready => None,
+            Readiness::CatchingUp => Some("catching up with the partitions".to_owned()),
+            Readiness::Unassigned => Some("no partition assigned yet".to_owned()),
+            Readiness::Restoring => Some("restoring the state from a checkpoint".to_owned()),
+            Readiness::PartiallyAssigned => Some(format!(
+                "{} partitions of the topics are assigned to another member of the consumer group; give each replica its own [kafka] group_id",
+                self.unowned()
+            )),
         }
     }
 
@@ -123,8 +193,8 @@ impl Shared {
             .store(created_at_ms, Ordering::Release);
     }
 
-    /// The service's own families, appended to the engine's exposition.
-    pub(crate) fn service_families(&self) -> Vec<MetricFamily> {
+    /// The pipeline's own families, appended to the engine's exposition.
+    pub fn service_families(&self) -> Vec<MetricFamily> {
         let lag = partition_family(
             "salespulse_consumer_lag_messages",
             "High watermark minus committed offset, per assigned partition.",
@@ -202,4 +272,65 @@ fn partition_family<V>(
         );
     }
     family
+}
+
+#[cfg(test)]
+mod tests {
+    use salespulse_engine::{Engine, Settings};
+
+    use super::*;
+
+    fn status() -> Status {
+        let now = chrono::Utc::now();
+        Status::new(Engine::new(Settings::default(), now).snapshot()).expect("status")
+    }
+
+    #[test]
+    fn each_phase_but_ready_names_its_reason() {
+        let status = status();
+        let reason = |readiness| {
+            status.set_readiness(readiness);
+            status.not_ready_reason()
+        };
+        assert_eq!(reason(Readiness::Ready), None);
+        assert_eq!(
+            reason(Readiness::Unassigned).as_deref(),
+            Some("no partition assigned yet")
+        );
+        assert_eq!(
+            reason(Readiness::CatchingUp).as_deref(),
+            Some("catching up with the partitions")
+        );
+        assert_eq!(
+            reason(Readiness::Restoring).as_deref(),
+            Some("restoring the state from a checkpoint")
+        );
+        status.set_unowned(3);
+        assert_eq!(
+            reason(Readiness::PartiallyAssigned).as_deref(),
+            Some(
+                "3 partitions of the topics are assigned to another member of the consumer group; give each replica its own [kafka] group_id"
+            )
+        );
+    }
+
+    #[test]
+    fn a_lost_connection_overrides_ready_until_it_is_back() {
+        let status = status();
+        status.set_readiness(Readiness::Ready);
+        assert!(!status.set_disconnected(None), "connected already");
+        assert!(status.set_disconnected(Some("no broker is up".to_owned())));
+        assert!(
+            !status.set_disconnected(Some("consumer group state wait-coord".to_owned())),
+            "a new reason is not a new loss"
+        );
+        assert_eq!(
+            status.not_ready_reason().as_deref(),
+            Some(
+                "no connection to the Kafka brokers for 0 s (consumer group state wait-coord); reconnecting"
+            )
+        );
+        assert!(status.set_disconnected(None), "back");
+        assert_eq!(status.not_ready_reason(), None);
+    }
 }
