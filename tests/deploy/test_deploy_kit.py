@@ -150,7 +150,20 @@ def helm_template(helm: str, *values: str, values_file: Path | None = None) -> l
     return yaml_documents(result.stdout)
 
 
+def helm_template_error(helm: str, *values: str, values_file: Path | None = None) -> str:
+    """The error of a `helm template` that must fail."""
+    args = [helm, "template", "sp", str(CHART), "--namespace", "sales"]
+    for value in values:
+        args += ["--set", value]
+    if values_file is not None:
+        args += ["--values", values_file]
+    result = run(*args)
+    assert result.returncode != 0, f"rendered, but should have failed: {values} {values_file}"
+    return result.stderr
+
+
 def by_kind(documents: list[dict]) -> dict[str, dict]:
+    """One resource per kind (the default single replica); two of a kind is an error."""
     kinds = {}
     for document in documents:
         assert document["kind"] not in kinds, f"two {document['kind']} resources"
@@ -178,7 +191,15 @@ def container(chart: dict[str, dict]) -> dict:
 
 
 def test_helm_lint_passes(helm):
-    for values in ((), SASL_VALUES):
+    two_replicas = ("replicas[0].name=a", "replicas[0].writeDeadletters=true", "replicas[1].name=b")
+    variants = (
+        (),
+        SASL_VALUES,
+        two_replicas,
+        (*two_replicas, "state.url=s3://bucket/salespulse"),
+        ("state.persistence.enabled=false",),
+    )
+    for values in variants:
         args = [helm, "lint", "--strict", str(CHART)]
         for value in values:
             args += ["--set", value]
@@ -188,7 +209,7 @@ def test_helm_lint_passes(helm):
 
 
 def test_chart_renders_every_resource(helm, chart):
-    core = {"Deployment", "Service", "ConfigMap"}
+    core = {"Deployment", "PersistentVolumeClaim", "Service", "ConfigMap"}
     operator = {"PodMonitor", "PrometheusRule"}
     assert set(chart) == core | operator | {"Secret"}
     assert {chart[kind]["apiVersion"] for kind in operator} == {"monitoring.coreos.com/v1"}
@@ -351,7 +372,8 @@ def test_container_runs_the_service_with_the_mounted_config(chart):
 
 
 def test_sasl_credentials_reach_the_config_as_masked_properties(chart, chart_config):
-    env = {var["name"]: var["valueFrom"]["secretKeyRef"] for var in container(chart)["env"]}
+    env = {var["name"]: var["valueFrom"]["secretKeyRef"] for var in container(chart)["env"] if "valueFrom" in var}
+    assert set(env) == {"SALESPULSE_KAFKA__PROPERTIES__SASL_USERNAME", "SALESPULSE_KAFKA__PROPERTIES__SASL_PASSWORD"}
     secret = chart["Secret"]
     assert {ref["name"] for ref in env.values()} == {secret["metadata"]["name"]}
     values = {name: base64.b64decode(secret["data"][ref["key"]]).decode() for name, ref in env.items()}
@@ -368,7 +390,7 @@ def test_sasl_credentials_reach_the_config_as_masked_properties(chart, chart_con
 def test_existing_secret_is_referenced_not_created(helm):
     rendered = by_kind(helm_template(helm, "kafka.sasl.existingSecret=kafka-credentials"))
     assert "Secret" not in rendered
-    refs = [variable["valueFrom"]["secretKeyRef"] for variable in container(rendered)["env"]]
+    refs = [variable["valueFrom"]["secretKeyRef"] for variable in container(rendered)["env"] if "valueFrom" in variable]
     assert refs == [
         {"name": "kafka-credentials", "key": "username"},
         {"name": "kafka-credentials", "key": "password"},
@@ -426,6 +448,284 @@ def test_the_job_name_is_not_a_chart_value(helm):
     rendered = by_kind(helm_template(helm, "podMonitor.jobName=other"))
     (endpoint,) = rendered["PodMonitor"]["spec"]["podMetricsEndpoints"]
     assert [r["replacement"] for r in endpoint["relabelings"] if r.get("targetLabel") == "job"] == ["salespulse"]
+
+
+# --- 3b. the replicas: each its own consumer group, dead-letter role and state ------------------
+#
+# The expected names below are written out by hand from the chart's contract: release "sp" and
+# chart "salespulse" give the fullname "sp-salespulse"; replica <name> is the Deployment
+# sp-salespulse-<name>, the consumer group salespulse-<name> (kafka.groupId "salespulse") and the
+# claim sp-salespulse-<name>-state.
+
+HA_REPLICAS = [{"name": "a", "writeDeadletters": True}, {"name": "b"}]
+STATE_DIR = "/var/lib/salespulse"
+
+
+def values_file(tmp_path: Path, values: dict) -> Path:
+    path = tmp_path / "values.yaml"
+    path.write_text(yaml.safe_dump(values))
+    return path
+
+
+def kinds(documents: list[dict]) -> dict[str, list[dict]]:
+    """Every resource by kind, in rendering order."""
+    grouped: dict[str, list[dict]] = {}
+    for document in documents:
+        grouped.setdefault(document["kind"], []).append(document)
+    return grouped
+
+
+def deployments(documents: list[dict]) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] == "Deployment"}
+
+
+def claims(documents: list[dict]) -> dict[str, dict]:
+    return {d["metadata"]["name"]: d for d in documents if d["kind"] == "PersistentVolumeClaim"}
+
+
+def plain_env(deployment: dict) -> dict[str, str]:
+    """The container's environment variables with a literal value; each name at most once (the
+    last of two equal names would silently win)."""
+    (only,) = deployment["spec"]["template"]["spec"]["containers"]
+    names = [variable["name"] for variable in only.get("env", [])]
+    assert len(names) == len(set(names)), f"duplicate environment variables: {names}"
+    return {variable["name"]: variable["value"] for variable in only.get("env", []) if "value" in variable}
+
+
+def state_volume(deployment: dict) -> dict:
+    """The volume mounted at [state] dir."""
+    pod = deployment["spec"]["template"]["spec"]
+    (only,) = pod["containers"]
+    (name,) = [mount["name"] for mount in only["volumeMounts"] if mount["mountPath"] == STATE_DIR]
+    (volume,) = [volume for volume in pod["volumes"] if volume["name"] == name]
+    return {key: value for key, value in volume.items() if key != "name"}
+
+
+def effective_config(documents: list[dict], deployment: dict, tmp_path: Path) -> dict:
+    """What `check-config` says this replica runs with: the ConfigMap's file and the Deployment's
+    environment."""
+    (config_map,) = [d for d in documents if d["kind"] == "ConfigMap"]
+    path = tmp_path / f"{deployment['metadata']['name']}.toml"
+    path.write_text(config_map["data"]["salespulse.toml"])
+    return check_config(path, plain_env(deployment))
+
+
+def test_default_is_replica_a_with_its_group_the_dead_letters_and_a_claim(helm, tmp_path):
+    documents = helm_template(helm)
+    (name,) = deployments(documents)
+    assert name == "sp-salespulse-a"
+    deployment = deployments(documents)[name]
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+
+    config = effective_config(documents, deployment, tmp_path)
+    assert config["kafka"]["group_id"] == "salespulse-a"
+    assert config["kafka"]["write_deadletters"] is True
+    assert (config["state"]["dir"], config["state"]["url"]) == (STATE_DIR, "")
+
+    assert list(claims(documents)) == ["sp-salespulse-a-state"]
+    assert claims(documents)["sp-salespulse-a-state"]["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "5Gi"}},
+    }
+    assert state_volume(deployment) == {"persistentVolumeClaim": {"claimName": "sp-salespulse-a-state"}}
+
+    # The shared file leaves the per-replica keys to the environment: one source for each.
+    (config_map,) = kinds(documents)["ConfigMap"]
+    shared = tomllib.loads(config_map["data"]["salespulse.toml"])
+    assert "group_id" not in shared["kafka"] and "write_deadletters" not in shared["kafka"]
+    assert shared["state"] == {"dir": STATE_DIR}
+
+
+def test_two_replicas_have_their_own_group_and_claim_and_one_writes_dead_letters(helm, tmp_path):
+    documents = helm_template(helm, values_file=values_file(tmp_path, {"replicas": HA_REPLICAS}))
+    expected = {
+        # Deployment: (consumer group, writes dead letters, claim)
+        "sp-salespulse-a": ("salespulse-a", True, "sp-salespulse-a-state"),
+        "sp-salespulse-b": ("salespulse-b", False, "sp-salespulse-b-state"),
+    }
+    assert set(deployments(documents)) == set(expected)
+    assert set(claims(documents)) == {claim for _, _, claim in expected.values()}
+    for name, (group, writes, claim) in expected.items():
+        deployment = deployments(documents)[name]
+        assert (deployment["spec"]["replicas"], deployment["spec"]["strategy"]) == (1, {"type": "Recreate"})
+        config = effective_config(documents, deployment, tmp_path)
+        assert (config["kafka"]["group_id"], config["kafka"]["write_deadletters"]) == (group, writes), name
+        assert (config["state"]["dir"], config["state"]["url"]) == (STATE_DIR, ""), name
+        assert state_volume(deployment) == {"persistentVolumeClaim": {"claimName": claim}}, name
+
+
+def test_service_and_pod_monitor_select_every_replica_and_each_deployment_its_own(helm, tmp_path):
+    documents = helm_template(helm, values_file=values_file(tmp_path, {"replicas": HA_REPLICAS}))
+    rendered = kinds(documents)
+    pod_labels = {
+        name: deployment["spec"]["template"]["metadata"]["labels"]
+        for name, deployment in deployments(documents).items()
+    }
+    assert len(pod_labels) == 2
+    (service,) = rendered["Service"]
+    (pod_monitor,) = rendered["PodMonitor"]
+    for labels in pod_labels.values():
+        assert service["spec"]["selector"].items() <= labels.items()
+        assert pod_monitor["spec"]["selector"]["matchLabels"].items() <= labels.items()
+    # Each Deployment owns its own pods only: overlapping selectors make controllers fight.
+    for name, deployment in deployments(documents).items():
+        selector = deployment["spec"]["selector"]["matchLabels"].items()
+        selected = [other for other, labels in pod_labels.items() if selector <= labels.items()]
+        assert selected == [name]
+    assert pod_labels["sp-salespulse-a"]["salespulse/replica"] == "a"
+    assert pod_labels["sp-salespulse-b"]["salespulse/replica"] == "b"
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/salespulse", "s3://bucket/salespulse/"])
+def test_state_url_gives_each_replica_its_own_prefix_and_no_claim(helm, tmp_path, url):
+    values = {"replicas": HA_REPLICAS, "state": {"url": url}}
+    documents = helm_template(helm, values_file=values_file(tmp_path, values))
+    assert claims(documents) == {}
+    expected = {
+        "sp-salespulse-a": ("salespulse-a", True, "s3://bucket/salespulse/a"),
+        "sp-salespulse-b": ("salespulse-b", False, "s3://bucket/salespulse/b"),
+    }
+    assert set(deployments(documents)) == set(expected)
+    for name, (group, writes, state_url) in expected.items():
+        deployment = deployments(documents)[name]
+        config = effective_config(documents, deployment, tmp_path)
+        assert (config["kafka"]["group_id"], config["kafka"]["write_deadletters"]) == (group, writes), name
+        assert config["state"]["url"] == state_url, name
+        # The directory is unused then, but stays writable on the read-only root.
+        assert state_volume(deployment) == {"emptyDir": {}}, name
+
+
+def test_without_persistence_or_url_the_state_is_an_empty_dir(helm, tmp_path):
+    documents = helm_template(helm, "state.persistence.enabled=false")
+    assert claims(documents) == {}
+    (deployment,) = deployments(documents).values()
+    assert state_volume(deployment) == {"emptyDir": {}}
+    config = effective_config(documents, deployment, tmp_path)
+    assert (config["kafka"]["group_id"], config["state"]["dir"], config["state"]["url"]) == (
+        "salespulse-a",
+        STATE_DIR,
+        "",
+    )
+
+
+def test_persistence_values_reach_every_claim(helm, tmp_path):
+    values = {
+        "replicas": HA_REPLICAS,
+        "state": {
+            "persistence": {
+                "size": "20Gi",
+                "storageClassName": "fast-ssd",
+                "annotations": {"helm.sh/resource-policy": "keep"},
+            }
+        },
+    }
+    documents = helm_template(helm, values_file=values_file(tmp_path, values))
+    assert set(claims(documents)) == {"sp-salespulse-a-state", "sp-salespulse-b-state"}
+    for name, claim in claims(documents).items():
+        assert claim["spec"] == {
+            "accessModes": ["ReadWriteOnce"],
+            "storageClassName": "fast-ssd",
+            "resources": {"requests": {"storage": "20Gi"}},
+        }, name
+        assert claim["metadata"]["annotations"] == {"helm.sh/resource-policy": "keep"}, name
+    # "-" is the explicit empty class (a pre-provisioned volume), not the cluster's default.
+    (claim,) = claims(helm_template(helm, "state.persistence.storageClassName=-")).values()
+    assert claim["spec"]["storageClassName"] == ""
+
+
+@pytest.mark.parametrize(
+    "values, message",
+    [
+        pytest.param(
+            {"replicas": [{"name": "a", "writeDeadletters": True}, {"name": "a"}]},
+            'replicas: the name "a" is used twice (replicas[0] and replicas[1])',
+            id="repeated-name",
+        ),
+        pytest.param({"replicas": []}, "replicas is empty: list at least one replica", id="empty"),
+        pytest.param({"replicas": None}, "replicas is empty: list at least one replica", id="null"),
+        pytest.param(
+            {"replicas": [{"name": "a"}, {"name": "b"}]},
+            "replicas: no replica writes the dead-letter topic sales.deadletter; set writeDeadletters: "
+            "true on exactly one",
+            id="no-writer",
+        ),
+        pytest.param(
+            {"replicas": [{"name": "a", "writeDeadletters": True}, {"name": "b", "writeDeadletters": True}]},
+            "replicas: a, b all set writeDeadletters: true; set it on exactly one, since every replica "
+            "sees every message",
+            id="two-writers",
+        ),
+        pytest.param(
+            {"replicas": [{"name": "A_1", "writeDeadletters": True}]},
+            'replicas[0]: name "A_1" is not a DNS label',
+            id="bad-name",
+        ),
+        pytest.param(
+            {"replicas": [{"writeDeadletters": True}]},
+            'replicas[0]: name "" is not a DNS label',
+            id="no-name",
+        ),
+        pytest.param(
+            {"replicas": [{"name": "a", "writeDeadLetters": True}]},
+            "replicas[0]: unknown key writeDeadLetters",
+            id="misspelt-key",
+        ),
+        pytest.param(
+            {"replicas": [{"name": "a", "writeDeadletters": "yes"}]},
+            "replicas[0].writeDeadletters must be true or false",
+            id="not-a-boolean",
+        ),
+        pytest.param({"replicaCount": 2}, "replicaCount is gone: list the replicas instead", id="replicaCount"),
+        pytest.param({"strategy": {"type": "RollingUpdate"}}, "strategy is gone", id="strategy"),
+        pytest.param({"state": {"volume": {"emptyDir": {}}}}, "state.volume is gone", id="state-volume"),
+        pytest.param(
+            {"env": [{"name": "SALESPULSE_KAFKA__GROUP_ID", "value": "shared"}]},
+            "env: SALESPULSE_KAFKA__GROUP_ID is set for each replica by the chart",
+            id="env-group-id",
+        ),
+        pytest.param(
+            {"state": {"url": "bucket/salespulse"}},
+            'state.url "bucket/salespulse" is not a URL',
+            id="url-without-scheme",
+        ),
+    ],
+)
+def test_values_that_break_the_replica_model_fail_the_render(helm, tmp_path, values, message):
+    error = helm_template_error(helm, values_file=values_file(tmp_path, values))
+    assert message in error
+
+
+def rendered_notes(helm: str, tmp_path: Path, values: dict) -> str:
+    """NOTES.txt as `helm install` prints it. `helm template` does not render the notes and there
+    is no cluster here, so a scratch copy of the chart renders the same text through `tpl`."""
+    scratch = tmp_path / "chart"
+    shutil.copytree(CHART, scratch, dirs_exist_ok=True)
+    (scratch / "files" / "notes.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
+    (scratch / "templates" / "notes-preview.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\n"
+        'data:\n  notes: {{ tpl (.Files.Get "files/notes.txt") . | toJson }}\n'
+    )
+    args = [helm, "template", "sp", scratch, "--namespace", "sales", "--show-only", "templates/notes-preview.yaml"]
+    result = run(*args, "--values", values_file(tmp_path, values))
+    assert result.returncode == 0, result.stderr
+    return yaml.safe_load(result.stdout)["data"]["notes"]
+
+
+def test_notes_list_each_replica_with_its_group_and_state(helm, tmp_path):
+    notes = rendered_notes(helm, tmp_path, {"replicas": HA_REPLICAS})
+    assert "sp-salespulse-a: consumer group salespulse-a, state in PersistentVolumeClaim sp-salespulse-a-state; writes the dead letters to sales.deadletter\n" in notes
+    assert "sp-salespulse-b: consumer group salespulse-b, state in PersistentVolumeClaim sp-salespulse-b-state\n" in notes
+    assert "One replica" not in notes and "emptyDir" not in notes
+
+    notes = rendered_notes(helm, tmp_path, {"state": {"url": "s3://bucket/salespulse"}})
+    assert "sp-salespulse-a: consumer group salespulse-a, state in s3://bucket/salespulse/a;" in notes
+    assert "For high availability add a second one" in notes
+    assert "replicas: [{name: a, writeDeadletters: true}, {name: b}]" in notes
+
+    notes = rendered_notes(helm, tmp_path, {"state": {"persistence": {"enabled": False}}})
+    assert "state in an emptyDir;" in notes
+    assert "each start rebuilds it from the earliest retained offsets" in notes
 
 
 # --- 4. the compose stack ------------------------------------------------------------------------
