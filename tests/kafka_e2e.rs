@@ -2,371 +2,41 @@
 //! `deploy/test.sh` runs): the service's `/metrics` must equal `replay` of the same data, the
 //! dead-letter topic must hold exactly the malformed messages, and a restart must change nothing.
 
+mod kafka_common;
+
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use rdkafka::ClientConfig;
-use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use kafka_common::{
+    AS_OF, DeadLetter, EVENT_TOPICS, Listener, PARTITIONS, Produced, Record, RunningService,
+    Scenario, assert_dead_lettered_once, assert_same_counters, assert_same_sales_series,
+    dead_letters, produce, replay, runtime, sales_lines, simulated,
+};
+use rdkafka::admin::{AdminClient, AdminOptions};
 use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use rdkafka::topic_partition_list::{Offset, TopicPartitionList};
 use salespulse_e2e::{
     free_address, http_get, parse_exposition, repo_root, salespulse_binary, wait_until,
 };
-use salespulse_sim::{SimConfig, Simulator, intended_reason};
+use salespulse_sim::intended_reason;
 
-const PARTITIONS: i32 = 3;
-const EVENT_TOPICS: [&str; 5] = ["activities", "leads", "deals", "finance", "roster"];
-
-fn brokers() -> String {
-    std::env::var("SALESPULSE_TEST_BROKERS").unwrap_or_else(|_| "127.0.0.1:19092".to_owned())
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// Tests share the broker; the one that stops it takes it alone.
-static BROKER: RwLock<()> = RwLock::new(());
-
-/// A hold on the shared broker for a scenario's lifetime.
-#[allow(dead_code)]
-enum BrokerHold {
-    Shared(RwLockReadGuard<'static, ()>),
-    Exclusive(RwLockWriteGuard<'static, ()>),
-}
-
-/// A test's own topics and group, so tests run side by side and re-runs start clean.
-struct Scenario {
-    name: String,
-    dir: PathBuf,
-    /// `None` for a copy made inside a test that already holds the broker.
-    _broker: Option<BrokerHold>,
-    /// The `[state]` section of the service's configuration (default: a directory of its own).
-    state: String,
-    /// Extra environment of the service (e.g. the S3 endpoint and credentials).
-    env: Vec<(String, String)>,
-}
-
-impl Scenario {
-    fn new(test: &str) -> Scenario {
-        let hold = BrokerHold::Shared(BROKER.read().unwrap_or_else(PoisonError::into_inner));
-        Scenario::holding(test, hold)
-    }
-
-    /// A scenario that has the broker to itself (it may stop and start it).
-    fn exclusive(test: &str) -> Scenario {
-        let hold = BrokerHold::Exclusive(BROKER.write().unwrap_or_else(PoisonError::into_inner));
-        Scenario::holding(test, hold)
-    }
-
-    fn holding(test: &str, hold: BrokerHold) -> Scenario {
-        let name = format!(
-            "e2e-{test}-{}-{}",
-            std::process::id(),
-            chrono::Utc::now().timestamp_millis()
-        );
-        let dir = std::env::temp_dir().join(&name);
-        std::fs::create_dir_all(&dir).expect("scenario dir");
-        // Checkpoints every second, so a run writes several while it consumes.
-        let state = format!(
-            "dir = \"{}\"\ncheckpoint_interval_seconds = 1",
-            dir.join("state").display()
-        );
-        let scenario = Scenario {
-            name,
-            dir,
-            _broker: Some(hold),
-            state,
-            env: Vec::new(),
-        };
-        scenario.create_topics();
-        scenario
-    }
-
-    /// Another service of this scenario (same topics, directory and environment) with the
-    /// `[state]` section `state`; it shares this scenario's hold on the broker.
-    fn sibling(&self, state: String) -> Scenario {
-        Scenario {
-            name: self.name.clone(),
-            dir: self.dir.clone(),
-            _broker: None,
-            state,
-            env: self.env.clone(),
-        }
-    }
-
-    fn topic(&self, suffix: &str) -> String {
-        format!("{}.{suffix}", self.name)
-    }
-
-    fn deadletter_topic(&self) -> String {
-        self.topic("deadletter")
-    }
-
-    fn create_topics(&self) {
-        let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-            .set("bootstrap.servers", brokers())
-            .create()
-            .expect("admin client");
-        let names: Vec<String> = EVENT_TOPICS
-            .iter()
-            .map(|t| self.topic(t))
-            .chain([self.deadletter_topic()])
-            .collect();
-        let topics: Vec<NewTopic<'_>> = names
-            .iter()
-            .map(|name| NewTopic::new(name, PARTITIONS, TopicReplication::Fixed(1)))
-            .collect();
-        let results = runtime()
-            .block_on(admin.create_topics(
-                &topics,
-                &AdminOptions::new().operation_timeout(Some(Duration::from_secs(30))),
-            ))
-            .unwrap_or_else(|e| {
-                panic!(
-                    "is Kafka running at {}? `bash deploy/local/kafka.sh start`: {e}",
-                    brokers()
-                )
-            });
-        for result in results {
-            result.unwrap_or_else(|(topic, error)| panic!("creating {topic}: {error}"));
-        }
-    }
-
-    /// The service's configuration: these topics, a fresh group, a free port.
-    fn config(&self, listen: &str) -> PathBuf {
-        self.config_for(&brokers(), listen)
-    }
-
-    fn config_for(&self, brokers: &str, listen: &str) -> PathBuf {
-        let topics: Vec<String> = EVENT_TOPICS
-            .iter()
-            .map(|t| format!("\"{}\"", self.topic(t)))
-            .collect();
-        let text = format!(
-            "[kafka]\nbrokers = \"{brokers}\"\ngroup_id = \"{}\"\ntopics = [{}]\ndeadletter_topic = \"{}\"\n\n[http]\nlisten = \"{listen}\"\n\n[state]\n{}\n",
-            self.name,
-            topics.join(", "),
-            self.deadletter_topic(),
-            self.state
-        );
-        let path = self.dir.join("salespulse.toml");
-        std::fs::write(&path, text).expect("write config");
-        path
-    }
-}
-
-/// One produced message and where the broker put it.
-#[derive(Debug, Clone)]
-struct Produced {
-    topic: String,
-    key: String,
-    payload: Vec<u8>,
-    partition: i32,
-    offset: i64,
-    malformed: bool,
-}
-
-/// `count` simulated events (with duplicates, late events and ~1 % malformed lines), in a
-/// shuffled order, mapped to the scenario's topics.
-fn generate(count: usize, seed: u64) -> Vec<(String, String, Vec<u8>, bool)> {
-    let config = SimConfig {
-        seed,
-        start: "2026-11-01T00:00:00Z".parse().expect("start"),
-        leads_per_hour: 40.0,
-        malformed_share: 0.01,
-        ..SimConfig::default()
-    };
-    let simulator = Simulator::new(config);
-    let mut events: Vec<(String, String, Vec<u8>, bool)> = simulator
-        .roster_events()
-        .into_iter()
-        .chain(simulator.take(count))
-        .map(|event| {
-            (
-                event.topic.to_owned(),
-                event.key,
-                event.payload,
-                event.malformed,
-            )
-        })
-        .collect();
+/// The roster and `count` simulated events (with duplicates, late events and ~1 % malformed
+/// lines), in a shuffled order.
+fn generate(count: usize, seed: u64) -> Vec<Record> {
+    let mut records = simulated(count, seed);
     // A seeded Fisher-Yates shuffle: arrival order must not matter.
     let mut state = seed | 1;
-    for index in (1..events.len()).rev() {
+    for index in (1..records.len()).rev() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        events.swap(index, (state % (index as u64 + 1)) as usize);
+        records.swap(index, (state % (index as u64 + 1)) as usize);
     }
-    events
-}
-
-fn produce(scenario: &Scenario, events: &[(String, String, Vec<u8>, bool)]) -> Vec<Produced> {
-    let producer: FutureProducer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("linger.ms", "5")
-        .create()
-        .expect("producer");
-    runtime().block_on(async {
-        let mut pending = Vec::new();
-        for (topic, key, payload, malformed) in events {
-            let suffix = topic.trim_start_matches("sales.");
-            let topic = scenario.topic(suffix);
-            let delivery = loop {
-                match producer.send_result(FutureRecord::to(&topic).key(key).payload(payload)) {
-                    Ok(delivery) => break delivery,
-                    Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
-                }
-            };
-            pending.push((topic, key.clone(), payload.clone(), *malformed, delivery));
-        }
-        let mut produced = Vec::new();
-        for (topic, key, payload, malformed, delivery) in pending {
-            let delivered = delivery.await.expect("delivery").expect("delivered");
-            produced.push(Produced {
-                topic,
-                key,
-                payload,
-                partition: delivered.partition,
-                offset: delivered.offset,
-                malformed,
-            });
-        }
-        produced
-    })
-}
-
-/// `salespulse run` as a child process.
-struct RunningService {
-    child: Child,
-    address: String,
-    log: PathBuf,
-}
-
-impl RunningService {
-    fn start(scenario: &Scenario, as_of: &str, run: usize) -> RunningService {
-        let address = free_address();
-        let config = scenario.config(&address);
-        let log = scenario.dir.join(format!("run-{run}.log"));
-        let child = Command::new(salespulse_binary())
-            .args(["run", "--as-of", as_of, "--config"])
-            .arg(&config)
-            .env_clear()
-            .env("RUST_LOG", "info")
-            .envs(scenario.env.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("log file"))
-            .spawn()
-            .expect("start salespulse run");
-        RunningService {
-            child,
-            address,
-            log,
-        }
-    }
-
-    /// Like `start`, in another consumer group (a second, independent instance).
-    fn start_in_group(scenario: &Scenario, as_of: &str, run: usize, group: &str) -> RunningService {
-        let mut other = scenario.sibling(scenario.state.clone());
-        other.env.push((
-            "SALESPULSE_KAFKA__GROUP_ID".to_owned(),
-            format!("{}-{group}", scenario.name),
-        ));
-        RunningService::start(&other, as_of, run)
-    }
-
-    fn get(&self, path: &str) -> Option<(u16, String)> {
-        http_get(&self.address, path)
-    }
-
-    fn metrics(&self) -> Option<String> {
-        self.get("/metrics")
-            .and_then(|(status, body)| (status == 200).then_some(body))
-    }
-
-    /// Waits until every message is processed and committed: lag 0 on every partition.
-    fn wait_caught_up(&self, messages: usize) {
-        let mut last = String::new();
-        let done = wait_until(Duration::from_secs(180), || {
-            let Some(text) = self.metrics() else {
-                return false;
-            };
-            let samples = parse_exposition(&text);
-            let sum = |name: &str| -> f64 {
-                samples
-                    .iter()
-                    .filter(|s| s.name == name)
-                    .map(|s| s.value)
-                    .sum()
-            };
-            let processed = sum("salespulse_events_total")
-                + sum("salespulse_events_rejected_total")
-                + sum("salespulse_events_duplicate_total");
-            let lags: Vec<f64> = samples
-                .iter()
-                .filter(|s| s.name == "salespulse_consumer_lag_messages")
-                .map(|s| s.value)
-                .collect();
-            last = format!("processed {processed} of {messages}, lags {lags:?}");
-            processed == messages as f64
-                && lags.len() == EVENT_TOPICS.len() * PARTITIONS as usize
-                && lags.iter().all(|lag| *lag == 0.0)
-        });
-        assert!(done, "not caught up: {last}\n{}", self.log_text());
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// SIGKILL (`kill -9`): no shutdown, no final commit or checkpoint. Returns the log.
-    fn kill(mut self) -> String {
-        self.child.kill().expect("kill -9");
-        self.child.wait().expect("wait");
-        self.log_text()
-    }
-
-    /// SIGTERM, then the exit status.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill");
-        assert!(status.success());
-        let mut exit = None;
-        wait_until(Duration::from_secs(20), || {
-            exit = self.child.try_wait().expect("try_wait");
-            exit.is_some()
-        });
-        let exit = exit.unwrap_or_else(|| {
-            self.child.kill().ok();
-            panic!(
-                "did not stop within 20 s after SIGTERM:\n{}",
-                self.log_text()
-            )
-        });
-        (exit, self.log_text())
-    }
-}
-
-impl Drop for RunningService {
-    fn drop(&mut self) {
-        if matches!(self.child.try_wait(), Ok(None)) {
-            self.child.kill().ok();
-            self.child.wait().ok();
-        }
-    }
+    records
 }
 
 /// GET with `Accept-Encoding: gzip`: the `Content-Encoding` response header and the raw body.
@@ -391,132 +61,6 @@ fn get_gzip(address: &str, path: &str) -> (Option<String>, Vec<u8>) {
     });
     (encoding, response[split + 4..].to_vec())
 }
-
-/// `salespulse replay` of the produced payloads (in production order) at `as_of`:
-/// (exposition, line number → rejection reason).
-fn replay(
-    scenario: &Scenario,
-    produced: &[Produced],
-    as_of: &str,
-) -> (String, BTreeMap<usize, String>) {
-    let file = scenario.dir.join("events.jsonl");
-    let mut text = Vec::new();
-    for message in produced {
-        text.extend_from_slice(&message.payload);
-        text.push(b'\n');
-    }
-    std::fs::write(&file, text).expect("write replay file");
-    let output = Command::new(salespulse_binary())
-        .args(["replay", "--as-of", as_of, "--events"])
-        .arg(&file)
-        .env_clear()
-        .output()
-        .expect("run replay");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let reasons = String::from_utf8_lossy(&output.stderr)
-        .lines()
-        .filter_map(|line| {
-            let rest = line.strip_prefix("line ")?;
-            let (number, rest) = rest.split_once(": rejected: ")?;
-            let reason = rest.split(':').next()?;
-            Some((number.parse().ok()?, reason.to_owned()))
-        })
-        .collect();
-    (String::from_utf8(output.stdout).expect("utf-8"), reasons)
-}
-
-fn sales_lines(exposition: &str) -> Vec<&str> {
-    exposition
-        .lines()
-        .filter(|line| line.starts_with("sales_"))
-        .collect()
-}
-
-/// The pipeline's counters (`salespulse_events_*`): each input message counted once.
-fn assert_same_counters(service: &str, replayed: &str) {
-    let counters = |text: &str| -> Vec<String> {
-        text.lines()
-            .filter(|line| line.starts_with("salespulse_events_"))
-            .map(str::to_owned)
-            .collect()
-    };
-    let (service, replayed) = (counters(service), counters(replayed));
-    assert!(replayed.len() >= 20, "{replayed:?}");
-    assert_eq!(service, replayed);
-}
-
-fn assert_same_sales_series(service: &str, replayed: &str) {
-    let (service, replayed) = (sales_lines(service), sales_lines(replayed));
-    assert!(
-        replayed.len() > 1000,
-        "a rich exposition: {} sales_ lines",
-        replayed.len()
-    );
-    let first_difference = service.iter().zip(&replayed).find(|(a, b)| a != b);
-    assert_eq!(
-        service.len(),
-        replayed.len(),
-        "first difference: {first_difference:?}"
-    );
-    assert_eq!(first_difference, None);
-}
-
-/// Reads the whole dead-letter topic: (key, payload, headers) per message.
-fn dead_letters(
-    scenario: &Scenario,
-    expected: usize,
-) -> Vec<(String, Vec<u8>, BTreeMap<String, String>)> {
-    let consumer: BaseConsumer = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .set("group.id", format!("{}-dlq-reader", scenario.name))
-        .set("enable.auto.commit", "false")
-        .create()
-        .expect("dead-letter reader");
-    let mut partitions = TopicPartitionList::new();
-    for partition in 0..PARTITIONS {
-        partitions
-            .add_partition_offset(&scenario.deadletter_topic(), partition, Offset::Beginning)
-            .expect("partition");
-    }
-    consumer.assign(&partitions).expect("assign");
-    let mut messages = Vec::new();
-    // Read until the expected number arrived, then a little longer to catch any extra message.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    let mut quiet_until = None;
-    while std::time::Instant::now() < deadline
-        && quiet_until.is_none_or(|until| std::time::Instant::now() < until)
-    {
-        if let Some(message) = consumer.poll(Duration::from_millis(200)) {
-            let message = message.expect("dead-letter message");
-            let headers = message
-                .headers()
-                .map(|headers| {
-                    headers
-                        .iter()
-                        .map(|h| {
-                            (
-                                h.key.to_owned(),
-                                String::from_utf8_lossy(h.value.unwrap_or_default()).into_owned(),
-                            )
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let key = String::from_utf8_lossy(message.key().unwrap_or_default()).into_owned();
-            messages.push((key, message.payload().unwrap_or_default().to_vec(), headers));
-        }
-        if messages.len() >= expected && quiet_until.is_none() {
-            quiet_until = Some(std::time::Instant::now() + Duration::from_secs(2));
-        }
-    }
-    messages
-}
-
-const AS_OF: &str = "2026-11-25T12:00:00Z";
 
 #[test]
 fn service_equals_replay_and_dead_letters_exactly_the_malformed_messages() {
@@ -556,37 +100,23 @@ fn service_equals_replay_and_dead_letters_exactly_the_malformed_messages() {
     let by_origin: BTreeMap<(String, String, String), (usize, &Produced)> = produced
         .iter()
         .enumerate()
-        .map(|(index, m)| {
-            (
-                (
-                    m.topic.clone(),
-                    m.partition.to_string(),
-                    m.offset.to_string(),
-                ),
-                (index + 1, m),
-            )
-        })
+        .map(|(index, m)| (m.origin(), (index + 1, m)))
         .collect();
     let mut origins = std::collections::BTreeSet::new();
-    for (key, payload, headers) in &letters {
-        let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
-        let origin_key = (
-            header("x-source-topic"),
-            header("x-source-partition"),
-            header("x-source-offset"),
-        );
+    for letter in &letters {
+        let origin_key = letter.origin();
         let (line, origin) = by_origin
             .get(&origin_key)
-            .unwrap_or_else(|| panic!("dead letter from nowhere: {headers:?}"));
+            .unwrap_or_else(|| panic!("dead letter from nowhere: {:?}", letter.headers));
         assert!(
             origin.malformed,
             "a valid message was dead-lettered: {}",
-            String::from_utf8_lossy(payload)
+            String::from_utf8_lossy(&letter.payload)
         );
-        assert_eq!(payload, &origin.payload, "unchanged payload");
-        assert_eq!(key, &origin.key, "the original key");
+        assert_eq!(letter.payload, origin.payload, "unchanged payload");
+        assert_eq!(letter.key, origin.key, "the original key");
         // The reason the simulator broke the line for, and the one replay reports for it.
-        let reason = headers.get("x-reject-reason").map(String::as_str);
+        let reason = letter.headers.get("x-reject-reason").map(String::as_str);
         assert_eq!(reason, intended_reason(&origin.payload), "line {line}");
         assert_eq!(reason, reasons.get(line).map(String::as_str), "line {line}");
         assert!(origins.insert(origin_key), "dead-lettered twice");
@@ -765,7 +295,7 @@ fn corrupt_checkpoints_and_lost_history() {
     assert!(log.contains("history lost to retention"), "{log}");
     // Every partition that had records before the deletion is flagged.
     let had_records: std::collections::BTreeSet<(String, i32)> = produced
-        [..produced.len() - produce_count(thirds[2])]
+        [..produced.len() - thirds[2].len()]
         .iter()
         .map(|m| (m.topic.clone(), m.partition))
         .collect();
@@ -967,10 +497,12 @@ fn kill_9_at_three_points(mut scenario: Scenario) {
     assert_dead_lettered_once(&scenario, &produced);
 }
 
-/// The broker stops for 20 s mid-stream and comes back with its data: the service reconnects,
-/// and nothing is lost or counted twice.
+/// The broker is away when the service starts, for longer than any client timeout (30 s), and
+/// later stops for 20 s mid-stream; it comes back with its data each time: the service waits,
+/// alive and not ready, reconnects, and nothing is lost or counted twice; the outage costs a few
+/// log lines, not one per reconnection attempt.
 #[test]
-fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
+fn broker_outages_at_start_and_mid_stream_lose_and_double_nothing() {
     let scenario = Scenario::exclusive("outage");
     let kafka = |action: &str| {
         let output = Command::new("bash")
@@ -987,7 +519,19 @@ fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
     let events = generate(12_000, 31);
     let (first, second) = events.split_at(events.len() / 2);
     let mut produced = produce(&scenario, first);
+    kafka("stop");
     let service = RunningService::start(&scenario, AS_OF, 1);
+    std::thread::sleep(Duration::from_secs(35));
+    let alive_at_start = service.get("/healthz");
+    let ready_at_start = service.get("/readyz");
+    kafka("start");
+    assert_eq!(alive_at_start.map(|(status, _)| status), Some(200));
+    let (status, body) = ready_at_start.expect("readyz answers while the broker is away");
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        body.contains("no connection to the Kafka brokers"),
+        "{body}"
+    );
     service.wait_caught_up(produced.len());
 
     assert_eq!(service.get("/readyz").map(|(status, _)| status), Some(200));
@@ -1023,6 +567,7 @@ fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
     let (status, log) = service.terminate();
     assert!(status.success(), "exit {status}:\n{log}");
     // The logs say what happened, once per change, and the error counter counted it.
+    let log = without_colours(&log);
     assert!(log.contains("consumer error"), "{log}");
     assert_eq!(
         log.matches("lost the connection to the Kafka brokers")
@@ -1031,6 +576,20 @@ fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
         "{log}"
     );
     assert!(log.contains("connected to the Kafka brokers"), "{log}");
+    let outage: Vec<&str> = log
+        .lines()
+        .skip_while(|line| !line.contains("lost the connection to the Kafka brokers"))
+        .take_while(|line| {
+            !line.contains("INFO salespulse_kafka::rebalance: connected to the Kafka brokers")
+        })
+        .filter(|line| line.contains(" WARN ") || line.contains(" ERROR "))
+        .collect();
+    assert!(
+        outage.len() <= 20,
+        "{} warnings and errors during a 20 s outage:\n{}",
+        outage.len(),
+        outage.join("\n")
+    );
     let consume_errors = parse_exposition(&metrics)
         .into_iter()
         .find(|s| s.name == "salespulse_kafka_errors_total" && s.labels["stage"] == "consume")
@@ -1042,28 +601,173 @@ fn a_broker_outage_mid_stream_loses_and_doubles_nothing() {
     assert_dead_lettered_once(&scenario, &produced);
 }
 
-fn produce_count(events: &[(String, String, Vec<u8>, bool)]) -> usize {
-    events.len()
+/// The dead-letter topic does not exist: the service says so on `/readyz` and in the log, keeps
+/// running and keeps the dead letters; once the topic is created they are written, exactly once.
+#[test]
+fn a_missing_deadletter_topic_is_reported_and_its_dead_letters_wait() {
+    let scenario = Scenario::with_deadletter_topic("nodlq", None);
+    let produced = produce(&scenario, &generate(6_000, 41));
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    let missing = format!(
+        "the dead-letter topic {} does not exist",
+        scenario.deadletter_topic()
+    );
+    let mut last = None;
+    let reported = wait_until(Duration::from_secs(60), || {
+        last = service.get("/readyz");
+        last.as_ref()
+            .is_some_and(|(status, body)| *status == 503 && body.contains(&missing))
+    });
+    assert!(reported, "readyz: {last:?}\n{}", service.output());
+    assert_eq!(service.get("/healthz").map(|(status, _)| status), Some(200));
+    let ready = |text: &str| {
+        parse_exposition(text)
+            .into_iter()
+            .find(|s| s.name == "salespulse_ready")
+            .map(|s| s.value)
+    };
+    assert_eq!(ready(&service.metrics().expect("scrape")), Some(0.0));
+
+    scenario.create_topics(&[scenario.deadletter_topic()], &[]);
+    service.wait_caught_up(produced.len());
+    assert!(
+        wait_until(Duration::from_secs(60), || service
+            .get("/readyz")
+            .is_some_and(|(status, _)| status == 200)),
+        "ready once the topic exists"
+    );
+    let metrics = service.metrics().expect("scrape");
+    assert_eq!(ready(&metrics), Some(1.0));
+    let (replayed, _) = replay(&scenario, &produced, AS_OF);
+    assert_same_sales_series(&metrics, &replayed);
+    assert_same_counters(&metrics, &replayed);
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(log.contains(&missing), "{log}");
+    assert_dead_lettered_once(&scenario, &produced);
 }
 
-/// Every malformed message is in the dead-letter topic exactly once.
-fn assert_dead_lettered_once(scenario: &Scenario, produced: &[Produced]) {
-    let malformed = produced.iter().filter(|m| m.malformed).count();
-    assert!(malformed >= 30, "about 1 % malformed: {malformed}");
-    let letters = dead_letters(scenario, malformed);
-    let origins: std::collections::BTreeSet<(String, String, String)> = letters
-        .iter()
-        .map(|(_, _, headers)| {
-            let header = |name: &str| headers.get(name).cloned().unwrap_or_default();
-            (
-                header("x-source-topic"),
-                header("x-source-partition"),
-                header("x-source-offset"),
-            )
+/// Messages the broker accepted on an input topic are forwarded whole when the dead-letter
+/// topic takes them (the producer's own limit must not be lower than the broker's), and
+/// truncated, with `x-truncated-from`, when it does not; the service never stops on them.
+/// Tombstones are counted as ignored, not dead-lettered.
+#[test]
+fn large_rejected_messages_are_dead_lettered_whole_or_truncated_and_tombstones_ignored() {
+    const WHOLE: usize = 500_000;
+    // Just under the broker's default max.message.bytes (1,048,588) with the record's overhead.
+    const LARGE: usize = 1_040_167;
+    let scenario =
+        Scenario::with_deadletter_topic("large", Some(&[("max.message.bytes", "600000")]));
+    let producer: BaseProducer = scenario
+        .listener
+        .client()
+        .set("message.max.bytes", "2000000")
+        .create()
+        .expect("producer");
+    let topic = scenario.topic("leads");
+    let payloads = [vec![b'{'; WHOLE], vec![b'['; LARGE]];
+    for payload in &payloads {
+        producer
+            .send(BaseRecord::to(&topic).key("large").payload(payload))
+            .map_err(|(error, _)| error)
+            .expect("produce");
+    }
+    // Deletion markers of the compacted roster topic: not events, never dead-lettered.
+    let roster = scenario.topic("roster");
+    for rep in ["rep-1", "rep-2"] {
+        producer
+            .send(BaseRecord::<str, [u8]>::to(&roster).key(rep))
+            .map_err(|(error, _)| error)
+            .expect("produce a tombstone");
+    }
+    producer.flush(Duration::from_secs(30)).expect("flush");
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    service.wait_caught_up(payloads.len());
+    let ignored: Vec<(String, f64)> = parse_exposition(&service.metrics().expect("scrape"))
+        .into_iter()
+        .filter(|s| s.name == "salespulse_events_ignored_total")
+        .map(|s| (s.labels["reason"].clone(), s.value))
+        .collect();
+    assert_eq!(ignored, [("tombstone".to_owned(), 2.0)]);
+
+    let letters = dead_letters(&scenario, payloads.len());
+    assert_eq!(letters.len(), 2, "one dead letter each");
+    let mut by_size: Vec<&DeadLetter> = letters.iter().collect();
+    by_size.sort_by_key(|letter| letter.payload.len());
+    let (truncated, truncated_headers) = (&by_size[0].payload, &by_size[0].headers);
+    let (whole, whole_headers) = (&by_size[1].payload, &by_size[1].headers);
+    assert_eq!(whole, &payloads[0], "fits the dead-letter topic: unchanged");
+    assert_eq!(whole_headers.get("x-truncated-from"), None);
+    assert_eq!(truncated.len(), 65_536);
+    assert_eq!(truncated.as_slice(), &payloads[1][..65_536]);
+    assert_eq!(
+        truncated_headers
+            .get("x-truncated-from")
+            .map(String::as_str),
+        Some("1040167")
+    );
+    for headers in [whole_headers, truncated_headers] {
+        assert_eq!(
+            headers.get("x-reject-reason").map(String::as_str),
+            Some("invalid_json")
+        );
+    }
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    assert!(log.contains("writing it truncated"), "{log}");
+}
+
+/// A flood of rejected messages: each is counted and dead-lettered, but the log gets at most a
+/// line per reason a second (it had one per message).
+#[test]
+fn a_flood_of_rejections_logs_a_line_per_reason_a_second() {
+    const FLOOD: usize = 3_000;
+    let scenario = Scenario::new("flood");
+    let malformed: Vec<Record> = (0..FLOOD)
+        .map(|index| Record {
+            topic: "sales.leads".to_owned(),
+            key: format!("key-{}", index % 7),
+            payload: format!("not json {index}").into_bytes(),
+            malformed: true,
         })
         .collect();
-    assert_eq!(letters.len(), malformed, "each malformed message once");
-    assert_eq!(origins.len(), malformed);
+    let produced = produce(&scenario, &malformed);
+    let service = RunningService::start(&scenario, AS_OF, 1);
+    service.wait_caught_up(FLOOD);
+    let rejected: f64 = parse_exposition(&service.metrics().expect("scrape"))
+        .into_iter()
+        .filter(|s| {
+            s.name == "salespulse_events_rejected_total" && s.labels["reason"] == "invalid_json"
+        })
+        .map(|s| s.value)
+        .sum();
+    assert_eq!(rejected, FLOOD as f64);
+    let (status, log) = service.terminate();
+    assert!(status.success(), "exit {status}:\n{log}");
+    let lines = log
+        .matches("rejected; forwarding to the dead-letter topic")
+        .count();
+    // At most one a second; ingesting 3,000 messages takes seconds, not minutes.
+    assert!((1..=60).contains(&lines), "{lines} rejection lines");
+    assert_eq!(dead_letters(&scenario, FLOOD).len(), produced.len());
+}
+
+/// `text` without the ANSI colour codes of the text log format.
+fn without_colours(text: &str) -> String {
+    let mut plain = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for code in chars.by_ref() {
+                if code == 'm' {
+                    break;
+                }
+            }
+        } else {
+            plain.push(c);
+        }
+    }
+    plain
 }
 
 /// The checkpoint files of the scenario's state directory, oldest first.
@@ -1088,10 +792,8 @@ fn truncation_flags(exposition: &str) -> Vec<f64> {
 
 /// Deletes every record of the scenario's event topics, as retention would.
 fn delete_all_records(scenario: &Scenario) {
-    let admin: AdminClient<DefaultClientContext> = ClientConfig::new()
-        .set("bootstrap.servers", brokers())
-        .create()
-        .expect("admin client");
+    let admin: AdminClient<DefaultClientContext> =
+        scenario.listener.client().create().expect("admin client");
     let mut partitions = TopicPartitionList::new();
     for topic in EVENT_TOPICS {
         for partition in 0..PARTITIONS {
@@ -1130,17 +832,19 @@ fn not_ready_before_assignment_and_metrics_answer_during_heavy_ingestion() {
     // No broker at all: alive, not ready.
     let dir = std::env::temp_dir().join(format!("e2e-nowhere-{}", std::process::id()));
     let nowhere = Scenario {
+        listener: Listener::Plaintext("127.0.0.1:1".to_owned()),
         name: format!("e2e-nowhere-{}", std::process::id()),
         state: format!("dir = \"{}\"", dir.join("state").display()),
         dir,
         _broker: None,
         env: Vec::new(),
+        log_format: "text",
     };
     std::fs::create_dir_all(&nowhere.dir).expect("dir");
     let address = free_address();
     let mut child = Command::new(salespulse_binary())
         .args(["run", "--config"])
-        .arg(nowhere.config_for("127.0.0.1:1", &address))
+        .arg(nowhere.config(&address))
         .env_clear()
         .stderr(Stdio::null())
         .spawn()
@@ -1172,7 +876,7 @@ fn not_ready_before_assignment_and_metrics_answer_during_heavy_ingestion() {
         ready = readyz.is_some_and(|(status, _)| status == 200);
         ready
     });
-    assert!(ready, "never ready:\n{}", service.log_text());
+    assert!(ready, "never ready:\n{}", service.output());
     assert!(
         scrapes_while_catching_up > 0,
         "no scrape happened during ingestion"

@@ -34,6 +34,7 @@ RUN_ONLY_FAMILIES = {
     "salespulse_state_history_truncated",
     "salespulse_partitions_unowned",
     "salespulse_kafka_errors_total",
+    "salespulse_ready",
     "salespulse_checkpoint_last_success_timestamp_seconds",
     "salespulse_checkpoint_duration_seconds",
 }

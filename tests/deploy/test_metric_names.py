@@ -3,8 +3,8 @@ silence an alert: it is a family of salespulse's exposition (a histogram's `_buc
 `_count` series belong to their family), exactly the name of a recording rule defined in
 deploy/prometheus/rules/, or one of Prometheus's own series. The same holds for every `sales_*` and
 `salespulse_*` name that docs/runbooks.md and docs/metrics.md show in code, so no runbook tells
-anyone to query a series that does not exist; metrics.md may also name the families it lists as
-planned and the old names of its migration notes.
+anyone to query a series that does not exist; metrics.md may also name the old names of its
+migration notes.
 
 The exposition is that of a running `salespulse demo` (the only one with the consumer families of
 `run`) together with `replay` of the bundled example: a family without series prints no `# TYPE`
@@ -44,6 +44,7 @@ RUN_ONLY_FAMILIES = (
     "salespulse_state_history_truncated",
     "salespulse_partitions_unowned",
     "salespulse_kafka_errors_total",
+    "salespulse_ready",
 )
 # Families `run` exports once it has written or restored a checkpoint (the demo keeps no state);
 # tests/kafka_e2e.rs checks them on a live run.
@@ -288,22 +289,6 @@ def code_names(markdown: str) -> set[str]:
     return {name for text in code for name in _DOC_NAME.findall(text)}
 
 
-def markdown_section(markdown: str, heading: str) -> str:
-    """The text under the heading `heading` (any level), up to the next heading of that level or
-    above."""
-    match = re.search(rf"^(#+) {re.escape(heading)}\s*$", markdown, flags=re.MULTILINE)
-    assert match, f"no heading {heading!r}"
-    level = len(match.group(1))
-    end = re.compile(rf"^#{{1,{level}}} ", re.MULTILINE).search(markdown, match.end())
-    return markdown[match.end() : end.start() if end else len(markdown)]
-
-
-def planned_families() -> set[str]:
-    """The families metrics.md lists as planned, not exported yet."""
-    section = markdown_section((DOCS / "metrics.md").read_text(encoding="utf-8"), "Planned, not exported yet")
-    return set(_DOC_NAME.findall(" ".join(_INLINE.findall(section))))
-
-
 def renamed_names() -> set[str]:
     """The old names of metrics.md's migration notes (headings "`old` is now `new`")."""
     text = (DOCS / "metrics.md").read_text(encoding="utf-8")
@@ -319,15 +304,8 @@ def test_code_names_reads_code_only():
     assert code_names(markdown) == {"salespulse_up_total", "team:sales_a:sum", "sales_b_bucket", "job:salespulse_c:rate5m"}
 
 
-def test_planned_and_renamed_names_are_found():
-    planned = planned_families()
-    assert {"salespulse_ready", "salespulse_events_ignored_total"} <= planned
+def test_renamed_names_are_found():
     assert renamed_names() == {"sales_business_days"}
-
-
-def test_planned_families_are_not_exported_yet(exported_families):
-    # Once one is exported, it belongs in its table instead.
-    assert sorted(planned_families() & set(exported_families)) == []
 
 
 @pytest.mark.parametrize("page", ["runbooks.md", "metrics.md"])
@@ -335,6 +313,6 @@ def test_doc_metric_names_exist(page, exported_families):
     text = (DOCS / page).read_text(encoding="utf-8")
     names = code_names(text)
     assert len(names) > 20
-    # metrics.md may name what is planned and what was renamed; a runbook only what can be queried.
-    allowed = planned_families() | renamed_names() if page == "metrics.md" else set()
+    # metrics.md may name what was renamed; a runbook only what can be queried.
+    allowed = renamed_names() if page == "metrics.md" else set()
     assert unknown_names([(page, name) for name in sorted(names - allowed)], exported_families) == {}

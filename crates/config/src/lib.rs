@@ -11,6 +11,7 @@ mod env;
 mod error;
 mod output;
 mod raw;
+mod secrets;
 mod validate;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -22,12 +23,12 @@ use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use salespulse_calendar::CalendarSettings;
 use salespulse_engine::{RosterSeed, Settings};
-use salespulse_events::{Role, ValidationRules};
+use salespulse_events::{DEFAULT_MAX_EVENT_BYTES, Role, ValidationRules};
 use salespulse_exporter::Selection;
 use toml::{Table, Value};
 
 pub use error::{ConfigError, Origin};
-pub use output::{MASK, is_secret_property};
+pub use secrets::{MASK, is_secret_property, mask_secrets};
 
 /// The whole, validated configuration.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -126,6 +127,8 @@ pub struct KafkaConfig {
     pub deadletter_topic: String,
     /// Whether this instance writes the dead-letter topic: with several replicas, one does.
     pub write_deadletters: bool,
+    /// The largest accepted message (and `replay` line), in bytes; at least 1.
+    pub max_message_bytes: usize,
     /// librdkafka properties passed through as is; may hold secrets (see [`is_secret_property`]).
     pub properties: BTreeMap<String, String>,
 }
@@ -139,6 +142,7 @@ impl Default for KafkaConfig {
             topics: raw.topics,
             deadletter_topic: raw.deadletter_topic,
             write_deadletters: raw.write_deadletters,
+            max_message_bytes: DEFAULT_MAX_EVENT_BYTES,
             properties: BTreeMap::new(),
         }
     }
@@ -148,12 +152,16 @@ impl Default for KafkaConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// TLS and basic auth, in the Prometheus exporter-toolkit web config format; `None` serves
+    /// plain HTTP without authentication.
+    pub web_config_file: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         HttpConfig {
             listen: SocketAddr::from((Ipv4Addr::LOCALHOST, 9898)),
+            web_config_file: None,
         }
     }
 }
@@ -194,16 +202,47 @@ pub fn load(
     path: Option<&Path>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
-    let text = match path {
-        Some(path) => Some(
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_owned(),
-                source,
-            })?,
-        ),
-        None => None,
-    };
+    let text = read(path)?;
     load_from(path.zip(text.as_deref()), env)
+}
+
+/// How a command uses `[kafka]`, which decides what else must hold before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KafkaUse {
+    /// `run`, and `check-config`, which vouches for it: brokers, group and topics as configured.
+    Service,
+    /// `demo`: its own cluster and group, and the topics of EVENTS.md (the default `topics`);
+    /// the dead-letter topic and the properties as configured.
+    Demo,
+}
+
+/// [`load`], then refuses what could only fail once a command that connects to Kafka has
+/// started (CONFIG.md v1.1), with an error naming the key like any bad value: blank `brokers`
+/// or `group_id` (for [`KafkaUse::Service`]), a blank dead-letter topic when this instance
+/// writes it, a dead-letter topic that is also an input topic (rejected messages would be read
+/// again), and a `[kafka.properties]` entry that `check_property(name, value)` refuses with its
+/// reason. That last judgement is librdkafka's, which this crate leaves to the Kafka crate.
+pub fn load_for_kafka(
+    path: Option<&Path>,
+    env: impl IntoIterator<Item = (String, String)>,
+    usage: KafkaUse,
+    check_property: impl Fn(&str, &str) -> Result<(), String>,
+) -> Result<Config, ConfigError> {
+    let text = read(path)?;
+    load_checked(path.zip(text.as_deref()), env, |config| {
+        validate::kafka_use(&config.kafka, usage, &check_property)
+    })
+}
+
+/// The file at `path`, if one is given.
+fn read(path: Option<&Path>) -> Result<Option<String>, ConfigError> {
+    path.map(|path| {
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    })
+    .transpose()
 }
 
 /// The `SALESPULSE_*` variables of this process. Unlike `std::env::vars`, it does not panic on a
@@ -224,6 +263,17 @@ fn load_from(
     file: Option<(&Path, &str)>,
     env: impl IntoIterator<Item = (String, String)>,
 ) -> Result<Config, ConfigError> {
+    load_checked(file, env, |_| Ok(()))
+}
+
+/// [`load_from`], then `check` on the valid configuration. Every message is masked with the
+/// secret values of the file and the environment, since serde's and librdkafka's quote the
+/// values they refuse.
+fn load_checked(
+    file: Option<(&Path, &str)>,
+    env: impl IntoIterator<Item = (String, String)>,
+    check: impl FnOnce(&Config) -> Result<(), validate::Problem>,
+) -> Result<Config, ConfigError> {
     let mut table = match file {
         Some((path, text)) => parse_file(path, text)?,
         None => Table::new(),
@@ -240,21 +290,23 @@ fn load_from(
             .map(|(_, var)| Origin::Env(var.clone()))
             .or_else(|| file.map(|(path, _)| Origin::File(path.to_owned())))
     };
+    let secrets = secrets::secret_values(&table);
+    let invalid = |key: String, message: &str| ConfigError::Invalid {
+        origin: origin_of(&key),
+        message: secrets::mask_values(message, secrets.iter().map(String::as_str)),
+        key,
+    };
     let raw: raw::RawConfig =
         serde_path_to_error::deserialize(Value::Table(table)).map_err(|error| {
-            let key = error.path().to_string();
-            let message = toml_terms(error.inner().message());
-            ConfigError::Invalid {
-                origin: origin_of(&key),
-                key,
-                message,
-            }
+            invalid(
+                error.path().to_string(),
+                &toml_terms(error.inner().message()),
+            )
         })?;
-    validate::validate(raw).map_err(|problem| ConfigError::Invalid {
-        origin: origin_of(&problem.key),
-        key: problem.key,
-        message: problem.message,
-    })
+    let config = validate::validate(raw)
+        .and_then(|config| check(&config).map(|()| config))
+        .map_err(|problem| invalid(problem.key, &problem.message))?;
+    Ok(config)
 }
 
 /// Serde's messages speak of fields and sequences; the file has keys and arrays.
@@ -324,6 +376,7 @@ impl Config {
                     active: entry.active,
                 })
                 .collect(),
+            max_event_bytes: self.kafka.max_message_bytes,
         }
     }
 }

@@ -12,20 +12,8 @@ use crate::raw::{
     Integer, PropertyValue, RawBusiness, RawCapacity, RawConfig, RawExport, RawHttp, RawKafka,
     RawRosterEntry, RawState,
 };
+use crate::secrets::{MASK, is_secret_property};
 use crate::validate::DAYS;
-
-/// What a secret value is printed as.
-pub const MASK: &str = "****";
-
-/// Whether a librdkafka property holds a secret and must never be printed or logged: SASL
-/// passwords and JAAS/OAuth configs, TLS keys and their passwords, tokens. Errs on the side of
-/// masking (`ssl.key.location` is only a path, but masking it costs nothing).
-pub fn is_secret_property(name: &str) -> bool {
-    const WORDS: [&str; 5] = ["password", "secret", "key", "token", "credential"];
-    const NAMES: [&str; 2] = ["sasl.jaas.config", "sasl.oauthbearer.config"];
-    let name = name.to_ascii_lowercase();
-    WORDS.iter().any(|word| name.contains(word)) || NAMES.contains(&name.as_str())
-}
 
 impl Config {
     /// The effective configuration as TOML that `load` accepts back, with every secret
@@ -94,6 +82,9 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
             topics: config.kafka.topics.clone(),
             deadletter_topic: config.kafka.deadletter_topic.clone(),
             write_deadletters: config.kafka.write_deadletters,
+            max_message_bytes: Integer(
+                i64::try_from(config.kafka.max_message_bytes).unwrap_or(i64::MAX),
+            ),
             properties: config
                 .kafka
                 .properties
@@ -110,6 +101,12 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
         },
         http: RawHttp {
             listen: config.http.listen.to_string(),
+            web_config_file: config
+                .http
+                .web_config_file
+                .as_ref()
+                .map(|path| path.to_string_lossy().into_owned())
+                .unwrap_or_default(),
         },
         export: RawExport {
             periods: config
@@ -171,32 +168,6 @@ fn decimal_value(amount: Decimal) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn secret_properties() {
-        for secret in [
-            "sasl.password",
-            "ssl.key.password",
-            "ssl.key.pem",
-            "ssl.keystore.password",
-            "sasl.jaas.config",
-            "sasl.oauthbearer.config",
-            "sasl.oauthbearer.client.secret",
-            "SASL.PASSWORD",
-            "some.token",
-        ] {
-            assert!(is_secret_property(secret), "{secret}");
-        }
-        for public in [
-            "security.protocol",
-            "sasl.mechanism",
-            "sasl.username",
-            "ssl.ca.location",
-            "enable.auto.commit",
-        ] {
-            assert!(!is_secret_property(public), "{public}");
-        }
-    }
 
     #[test]
     fn decimals_render_exactly() {

@@ -39,10 +39,11 @@ pub(crate) const SECTIONS: &[(&str, &[&str])] = &[
             "topics",
             "deadletter_topic",
             "write_deadletters",
+            "max_message_bytes",
             "properties",
         ],
     ),
-    ("http", &["listen"]),
+    ("http", &["listen", "web_config_file"]),
     ("export", &["periods", "rep_histograms"]),
     (
         "state",
@@ -66,6 +67,7 @@ pub(crate) const STRING_KEYS: &[&str] = &[
     "kafka.group_id",
     "kafka.deadletter_topic",
     "http.listen",
+    "http.web_config_file",
     "state.dir",
     "state.url",
 ];
@@ -163,6 +165,7 @@ pub(crate) struct RawKafka {
     pub topics: Vec<String>,
     pub deadletter_topic: String,
     pub write_deadletters: bool,
+    pub max_message_bytes: Integer,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub properties: BTreeMap<String, PropertyValue>,
 }
@@ -183,6 +186,7 @@ impl Default for RawKafka {
             .to_vec(),
             deadletter_topic: "sales.deadletter".to_owned(),
             write_deadletters: true,
+            max_message_bytes: Integer(salespulse_events::DEFAULT_MAX_EVENT_BYTES as i64),
             properties: BTreeMap::new(),
         }
     }
@@ -192,12 +196,15 @@ impl Default for RawKafka {
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawHttp {
     pub listen: String,
+    /// TLS and basic auth when not empty (the Prometheus exporter-toolkit web config file).
+    pub web_config_file: String,
 }
 
 impl Default for RawHttp {
     fn default() -> Self {
         RawHttp {
             listen: "127.0.0.1:9898".to_owned(),
+            web_config_file: String::new(),
         }
     }
 }

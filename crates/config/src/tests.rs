@@ -133,11 +133,13 @@ fn empty_file_and_no_file_give_the_defaults_of_config_md() {
     );
     assert_eq!(kafka.deadletter_topic, "sales.deadletter");
     assert!(kafka.write_deadletters);
+    assert_eq!(kafka.max_message_bytes, 1_048_576);
     assert!(kafka.properties.is_empty());
     assert_eq!(
         from_empty.http.listen,
         "127.0.0.1:9898".parse::<SocketAddr>().expect("address")
     );
+    assert_eq!(from_empty.http.web_config_file, None);
     assert_eq!(from_empty.state.dir, PathBuf::from("./salespulse-state"));
     assert_eq!(from_empty.export.periods, Period::ALL);
     assert!(from_empty.export.rep_histograms);
@@ -201,6 +203,63 @@ fn lead_queue_max_age_and_export_parse_and_name_the_key_when_bad() {
     assert_eq!(
         config.business.lead_queue_max_age,
         Some(TimeDelta::hours(1))
+    );
+}
+
+#[test]
+fn max_message_bytes_and_web_config_file_parse_and_name_the_key_when_bad() {
+    let config = parse_ok(
+        "[kafka]\nmax_message_bytes = 4096\n[http]\nweb_config_file = \"/etc/salespulse/web.yml\"",
+    );
+    assert_eq!(config.kafka.max_message_bytes, 4096);
+    assert_eq!(
+        config.http.web_config_file,
+        Some(PathBuf::from("/etc/salespulse/web.yml"))
+    );
+    assert_eq!(
+        config.engine_settings().max_event_bytes,
+        4096,
+        "reaches the engine"
+    );
+    assert_eq!(
+        parse_ok("[http]\nweb_config_file = \" \"")
+            .http
+            .web_config_file,
+        None,
+        "blank = plain HTTP"
+    );
+    for bad in ["0", "-1", "1.5", "\"1MiB\""] {
+        error_at(
+            &format!("[kafka]\nmax_message_bytes = {bad}"),
+            "kafka.max_message_bytes",
+        );
+    }
+    let message = error_at("[kafka]\nmax_message_bytes = 0", "kafka.max_message_bytes");
+    assert!(message.contains("0 is not allowed"), "{message}");
+    error_at("[http]\nweb_config_file = 1", "http.web_config_file");
+
+    let config = load_from(
+        None,
+        env(&[
+            ("SALESPULSE_KAFKA__MAX_MESSAGE_BYTES", "2048"),
+            ("SALESPULSE_HTTP__WEB_CONFIG_FILE", "web.yml"),
+        ]),
+    )
+    .expect("overrides load");
+    assert_eq!(config.kafka.max_message_bytes, 2048);
+    assert_eq!(config.http.web_config_file, Some(PathBuf::from("web.yml")));
+    // A path that reads as TOML stays the path as written.
+    let config = load_from(None, env(&[("SALESPULSE_HTTP__WEB_CONFIG_FILE", "2026")]))
+        .expect("override loads");
+    assert_eq!(config.http.web_config_file, Some(PathBuf::from("2026")));
+    let error =
+        load(None, env(&[("SALESPULSE_KAFKA__MAX_MESSAGE_BYTES", "0")])).expect_err("zero bytes");
+    assert_eq!(error.key(), Some("kafka.max_message_bytes"));
+    assert!(
+        error
+            .to_string()
+            .ends_with("[set by SALESPULSE_KAFKA__MAX_MESSAGE_BYTES]"),
+        "{error}"
     );
 }
 
@@ -690,6 +749,12 @@ fn masked_toml_hides_secrets_and_reads_back() {
         role = "ae"
         active = false
 
+        [kafka]
+        max_message_bytes = 2048
+
+        [http]
+        web_config_file = "web.yml"
+
         [kafka.properties]
         "security.protocol" = "SASL_SSL"
         "sasl.password" = "hunter2"
@@ -706,6 +771,8 @@ fn masked_toml_hides_secrets_and_reads_back() {
         "{text}"
     );
     assert!(text.contains(r#""sasl.password" = "****""#), "{text}");
+    assert!(text.contains("max_message_bytes = 2048\n"), "{text}");
+    assert!(text.contains("web_config_file = \"web.yml\"\n"), "{text}");
 
     // The output is a valid configuration equal to the input, secrets aside.
     let reread = parse_ok(&text);
@@ -799,4 +866,189 @@ fn engine_settings_convert_the_roster_and_the_business_rules() {
         [Weekday::Mon, Weekday::Wed].into_iter().collect()
     );
     assert_eq!(calendar.holidays, [date(2026, 12, 25)].into());
+}
+
+/// A stand-in for librdkafka's check: `security.protocol` takes four values, and the message
+/// quotes the refused value as librdkafka's does.
+fn protocol_check(name: &str, value: &str) -> Result<(), String> {
+    match (name, value) {
+        ("security.protocol", "PLAINTEXT" | "SSL" | "SASL_PLAINTEXT" | "SASL_SSL") => Ok(()),
+        ("security.protocol", _) => Err(format!(
+            "Invalid value \"{value}\" for configuration property \"{name}\""
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn for_kafka(usage: KafkaUse, text: &str, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    load_checked(Some((Path::new(FILE), text)), env(vars), |config| {
+        validate::kafka_use(&config.kafka, usage, &protocol_check)
+    })
+}
+
+/// Expects `text` (with `vars`) to be refused for `usage` at `key`; returns the message.
+fn refused_for(usage: KafkaUse, text: &str, vars: &[(&str, &str)], key: &str) -> String {
+    let error = match for_kafka(usage, text, vars) {
+        Ok(config) => panic!("{text:?} should fail at {key}, loaded {config:?}"),
+        Err(error) => error,
+    };
+    assert_eq!(error.key(), Some(key), "{error}");
+    error.to_string()
+}
+
+#[test]
+fn the_service_refuses_kafka_settings_that_can_only_fail() {
+    let service = KafkaUse::Service;
+    for brokers in ["", " ", " , "] {
+        let message = refused_for(
+            service,
+            &format!("[kafka]\nbrokers = {brokers:?}"),
+            &[],
+            "kafka.brokers",
+        );
+        assert!(message.starts_with("kafka.brokers: no broker"), "{message}");
+    }
+    let message = refused_for(
+        service,
+        "",
+        &[("SALESPULSE_KAFKA__GROUP_ID", " ")],
+        "kafka.group_id",
+    );
+    assert_eq!(
+        message,
+        "kafka.group_id: empty group id (expected a consumer group name such as \"salespulse\") \
+         [set by SALESPULSE_KAFKA__GROUP_ID]"
+    );
+    let message = refused_for(
+        service,
+        "[kafka]\ntopics = [\"a\", \"b\"]\ndeadletter_topic = \"b\"",
+        &[],
+        "kafka.deadletter_topic",
+    );
+    assert_eq!(
+        message,
+        "kafka.deadletter_topic: \"b\" is also an input topic, so rejected messages would be \
+         read again (expected a topic that is not one of kafka.topics: a, b) [in salespulse.toml]"
+    );
+    refused_for(
+        service,
+        "[kafka]\ndeadletter_topic = \"\"",
+        &[],
+        "kafka.deadletter_topic",
+    );
+    // Not written by this replica: no dead-letter topic is needed.
+    let config = for_kafka(
+        service,
+        "[kafka]\ndeadletter_topic = \"\"\nwrite_deadletters = false",
+        &[],
+    )
+    .expect("a replica that writes no dead letters");
+    assert_eq!(config.kafka.deadletter_topic, "");
+
+    let config = for_kafka(
+        service,
+        "[kafka]\nbrokers = \"a:9092\"\n[kafka.properties]\n\"security.protocol\" = \"SSL\"",
+        &[],
+    )
+    .expect("valid for the service");
+    assert_eq!(config.kafka.brokers, "a:9092");
+    // The checks of single keys still come first.
+    refused_for(
+        service,
+        "[kafka]\nbrokers = \"\"\ntopics = []",
+        &[],
+        "kafka.topics",
+    );
+    // Commands that do not connect to Kafka (replay) are not held to them.
+    assert_eq!(
+        parse_ok("[kafka]\ngroup_id = \"\"\ndeadletter_topic = \"sales.leads\"")
+            .kafka
+            .group_id,
+        ""
+    );
+}
+
+#[test]
+fn the_demo_checks_only_what_it_takes_from_the_configuration() {
+    let demo = KafkaUse::Demo;
+    let config = for_kafka(
+        demo,
+        "[kafka]\nbrokers = \"\"\ngroup_id = \"\"\ntopics = [\"x\"]\ndeadletter_topic = \"x\"",
+        &[],
+    )
+    .expect("the demo brings its own brokers, group and topics");
+    assert_eq!(config.kafka.deadletter_topic, "x");
+    let message = refused_for(
+        demo,
+        "[kafka]\ntopics = [\"x\"]\ndeadletter_topic = \"sales.roster\"",
+        &[],
+        "kafka.deadletter_topic",
+    );
+    assert!(
+        message.contains(
+            "not one of the demo's input topics: sales.activities, sales.leads, sales.deals, \
+             sales.finance, sales.roster"
+        ),
+        "{message}"
+    );
+    let message = refused_for(
+        demo,
+        "",
+        &[("SALESPULSE_KAFKA__PROPERTIES__SECURITY_PROTOCOL", "TLS")],
+        "kafka.properties.security.protocol",
+    );
+    assert_eq!(
+        message,
+        "kafka.properties.security.protocol: Invalid value \"TLS\" for configuration property \
+         \"security.protocol\" [set by SALESPULSE_KAFKA__PROPERTIES__SECURITY_PROTOCOL]"
+    );
+}
+
+#[test]
+fn refused_properties_are_named_and_never_show_a_secret() {
+    // The password pasted into the wrong property: librdkafka quotes it back.
+    let file = "[kafka.properties]\n\"sasl.password\" = \"hunter2-pw\"\n\
+                \"security.protocol\" = \"hunter2-pw\"";
+    let message = refused_for(
+        KafkaUse::Service,
+        file,
+        &[],
+        "kafka.properties.security.protocol",
+    );
+    assert_eq!(
+        message,
+        "kafka.properties.security.protocol: Invalid value \"****\" for configuration property \
+         \"security.protocol\" [in salespulse.toml]"
+    );
+    // The same with the secret from the environment.
+    let message = refused_for(
+        KafkaUse::Service,
+        "",
+        &[
+            (
+                "SALESPULSE_KAFKA__PROPERTIES__SASL_OAUTHBEARER_CLIENT_SECRET",
+                "s3cr3t-value",
+            ),
+            (
+                "SALESPULSE_KAFKA__PROPERTIES__SECURITY_PROTOCOL",
+                "s3cr3t-value",
+            ),
+        ],
+        "kafka.properties.security.protocol",
+    );
+    assert!(!message.contains("s3cr3t"), "{message}");
+    assert!(message.contains("\"****\""), "{message}");
+}
+
+#[test]
+fn a_malformed_properties_override_is_refused_without_its_secrets() {
+    let malformed = r#"{ "sasl.password" = "hunter2", "sasl.username" = "me""#;
+    let error = load(None, env(&[("SALESPULSE_KAFKA__PROPERTIES", malformed)]))
+        .expect_err("not a TOML table");
+    assert_eq!(error.key(), Some("kafka.properties"));
+    assert_eq!(
+        error.to_string(),
+        "kafka.properties: invalid type: string \"****\", expected a map \
+         [set by SALESPULSE_KAFKA__PROPERTIES]"
+    );
 }

@@ -18,7 +18,8 @@ use crate::raw::{
     Integer, RawBusiness, RawCapacity, RawConfig, RawExport, RawKafka, RawRosterEntry, RawState,
 };
 use crate::{
-    BusinessConfig, CapacityConfig, Config, HttpConfig, KafkaConfig, RosterEntry, StateConfig,
+    BusinessConfig, CapacityConfig, Config, HttpConfig, KafkaConfig, KafkaUse, RosterEntry,
+    StateConfig,
 };
 
 /// A bad value: the key path and what is wrong with it.
@@ -62,6 +63,9 @@ pub(crate) fn validate(raw: RawConfig) -> Checked<Config> {
         kafka: kafka(raw.kafka)?,
         http: HttpConfig {
             listen: socket_address("http.listen", &raw.http.listen)?,
+            web_config_file: Some(raw.http.web_config_file)
+                .filter(|path| !path.trim().is_empty())
+                .map(PathBuf::from),
         },
         export: export(raw.export)?,
         state: state(raw.state)?,
@@ -451,12 +455,79 @@ fn kafka(raw: RawKafka) -> Checked<KafkaConfig> {
         topics: raw.topics,
         deadletter_topic: raw.deadletter_topic,
         write_deadletters: raw.write_deadletters,
+        max_message_bytes: usize::try_from(raw.max_message_bytes.0)
+            .ok()
+            .filter(|bytes| *bytes >= 1)
+            .ok_or_else(|| {
+                problem(
+                    "kafka.max_message_bytes",
+                    format!(
+                        "{} is not allowed (expected a number of bytes >= 1, e.g. 1048576)",
+                        raw.max_message_bytes.0
+                    ),
+                )
+            })?,
         properties: raw
             .properties
             .into_iter()
             .map(|(name, value)| (name, value.0))
             .collect(),
     })
+}
+
+/// What a command that connects to Kafka needs beyond each key's own checks (see
+/// [`crate::load_for_kafka`]).
+pub(crate) fn kafka_use(
+    kafka: &KafkaConfig,
+    usage: KafkaUse,
+    check_property: &dyn Fn(&str, &str) -> Result<(), String>,
+) -> Checked<()> {
+    if usage == KafkaUse::Service {
+        if kafka
+            .brokers
+            .split(',')
+            .all(|broker| broker.trim().is_empty())
+        {
+            return Err(problem(
+                "kafka.brokers",
+                "no broker (expected host:port, comma-separated, e.g. \
+                 \"kafka-0:9092,kafka-1:9092\")",
+            ));
+        }
+        if kafka.group_id.trim().is_empty() {
+            return Err(problem(
+                "kafka.group_id",
+                "empty group id (expected a consumer group name such as \"salespulse\")",
+            ));
+        }
+    }
+    let topic = &kafka.deadletter_topic;
+    if kafka.write_deadletters && topic.trim().is_empty() {
+        return Err(problem(
+            "kafka.deadletter_topic",
+            "empty topic name (expected a Kafka topic such as \"sales.deadletter\", or \
+             write_deadletters = false)",
+        ));
+    }
+    let (inputs, whose) = match usage {
+        KafkaUse::Service => (kafka.topics.clone(), "kafka.topics"),
+        KafkaUse::Demo => (KafkaConfig::default().topics, "the demo's input topics"),
+    };
+    if inputs.contains(topic) {
+        return Err(problem(
+            "kafka.deadletter_topic",
+            format!(
+                "{topic:?} is also an input topic, so rejected messages would be read again \
+                 (expected a topic that is not one of {whose}: {})",
+                inputs.join(", ")
+            ),
+        ));
+    }
+    for (name, value) in &kafka.properties {
+        check_property(name, value)
+            .map_err(|reason| problem(format!("kafka.properties.{name}"), reason))?;
+    }
+    Ok(())
 }
 
 fn socket_address(key: &str, text: &str) -> Checked<SocketAddr> {

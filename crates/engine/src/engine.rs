@@ -2,7 +2,10 @@
 
 use ahash::AHashMap;
 use salespulse_calendar::{Calendar, WindowSet};
-use salespulse_events::{Event, EventKind, EventType, Rejection, Timestamp, check_clock, decode};
+use salespulse_events::{
+    Event, EventKind, EventType, IgnoreReason, Rejection, Timestamp, check_clock, check_size,
+    decode,
+};
 
 use crate::deals::{Close, Deal};
 use crate::dedup::Dedup;
@@ -82,7 +85,13 @@ impl Engine {
 
     /// Like [`Engine::ingest`], but "too far in the future" (C6) is judged against `now`: the
     /// service's wall clock runs ahead of the engine's clock between two snapshots.
+    ///
+    /// Input above [`Settings::max_event_bytes`] is rejected as `too_large` here, before any
+    /// parsing, so a driver needs no size check of its own.
     pub fn ingest_at(&mut self, line: &[u8], now: Timestamp) -> IngestOutcome {
+        if let Err(rejection) = check_size(line.len(), self.settings.max_event_bytes) {
+            return self.record_rejection(rejection);
+        }
         match decode(line, &self.settings.validation) {
             Ok(event) => self.ingest_event_at(event, now),
             Err(rejection) => self.record_rejection(rejection),
@@ -123,6 +132,14 @@ impl Engine {
     pub fn record_rejection(&mut self, rejection: Rejection) -> IngestOutcome {
         self.counters.record_rejected(rejection.reason);
         IngestOutcome::Rejected(rejection)
+    }
+
+    /// Counts a message with no value (a null payload: the deletion marker of a compacted topic)
+    /// in `salespulse_events_ignored_total{reason="tombstone"}`. It is not an event: neither
+    /// accepted nor rejected, so it is not dead-lettered (EVENTS.md v1.1). An empty but present
+    /// value is not a tombstone; it goes to [`Engine::ingest_at`] (and is `invalid_json`).
+    pub fn ignore_tombstone(&mut self) {
+        self.counters.record_ignored(IgnoreReason::Tombstone);
     }
 
     /// Moves the clock forward (never back): windows roll over, pending events whose time has
@@ -367,4 +384,112 @@ pub struct StateSizes {
     pub customers: usize,
     pub event_ids: usize,
     pub pending: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::{TimeZone, Utc};
+    use salespulse_events::RejectReason;
+
+    use super::*;
+
+    /// A valid activity, 143 bytes long.
+    const ACTIVITY: &str = r#"{"event_id":"e-1","type":"activity","occurred_at":"2026-11-23T09:00:00Z","rep_id":"r-1","contact_id":"c-1","channel":"call","established":true}"#;
+
+    fn engine(max_event_bytes: usize) -> Engine {
+        let settings = Settings {
+            max_event_bytes,
+            ..Settings::default()
+        };
+        let now = Utc
+            .with_ymd_and_hms(2026, 11, 25, 12, 0, 0)
+            .single()
+            .expect("valid instant");
+        Engine::new(settings, now)
+    }
+
+    /// `ACTIVITY` followed by spaces (JSON whitespace) up to `len` bytes.
+    fn padded(len: usize) -> Vec<u8> {
+        let mut line = ACTIVITY.as_bytes().to_vec();
+        line.resize(len, b' ');
+        line
+    }
+
+    fn rejected(engine: &Engine, reason: RejectReason) -> u64 {
+        let index = RejectReason::ALL
+            .iter()
+            .position(|r| *r == reason)
+            .expect("a reason");
+        engine.snapshot().pipeline.rejected[index]
+    }
+
+    #[test]
+    fn the_size_limit_is_checked_before_parsing_and_is_inclusive() {
+        assert_eq!(ACTIVITY.len(), 143);
+        let mut engine = engine(Settings::default().max_event_bytes);
+        assert_eq!(
+            engine.ingest(&padded(1_048_576)),
+            IngestOutcome::Accepted(EventType::Activity)
+        );
+        let IngestOutcome::Rejected(rejection) = engine.ingest(&padded(1_048_577)) else {
+            panic!("one byte over the limit is rejected");
+        };
+        assert_eq!(rejection.reason, RejectReason::TooLarge);
+        assert_eq!(
+            rejection.detail,
+            "1048577 bytes is more than the maximum of 1048576 bytes"
+        );
+        // Not parsed: an oversized line of garbage is too large, not invalid JSON.
+        assert!(matches!(
+            engine.ingest(&[b'x'; 1_048_577]),
+            IngestOutcome::Rejected(Rejection {
+                reason: RejectReason::TooLarge,
+                ..
+            })
+        ));
+        assert_eq!(rejected(&engine, RejectReason::TooLarge), 2);
+        assert_eq!(rejected(&engine, RejectReason::InvalidJson), 0);
+        assert_eq!(engine.snapshot().pipeline.accepted.iter().sum::<u64>(), 1);
+    }
+
+    #[test]
+    fn a_configured_limit_applies() {
+        let mut engine = engine(143);
+        assert_eq!(
+            engine.ingest(ACTIVITY.as_bytes()),
+            IngestOutcome::Accepted(EventType::Activity)
+        );
+        assert!(matches!(
+            engine.ingest(&padded(144)),
+            IngestOutcome::Rejected(Rejection {
+                reason: RejectReason::TooLarge,
+                ..
+            })
+        ));
+        // A too-large copy of an accepted event is rejected, not a duplicate.
+        assert_eq!(engine.snapshot().pipeline.duplicates, 0);
+    }
+
+    #[test]
+    fn a_tombstone_is_counted_as_ignored_and_nothing_else() {
+        let mut engine = engine(Settings::default().max_event_bytes);
+        let before = engine.snapshot();
+        engine.ignore_tombstone();
+        engine.ignore_tombstone();
+        let after = engine.snapshot();
+        assert_eq!(after.pipeline.ignored, [2]);
+        assert_eq!(after.pipeline.rejected, before.pipeline.rejected);
+        assert_eq!(after.pipeline.accepted, before.pipeline.accepted);
+        assert_eq!(after.pipeline.duplicates, 0);
+        assert_eq!(after.pipeline.last_event, None);
+        // An empty value is not a tombstone: it is input, and not JSON.
+        assert!(matches!(
+            engine.ingest(b""),
+            IngestOutcome::Rejected(Rejection {
+                reason: RejectReason::InvalidJson,
+                ..
+            })
+        ));
+        assert_eq!(engine.snapshot().pipeline.ignored, [2]);
+    }
 }

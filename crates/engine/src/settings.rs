@@ -3,7 +3,7 @@
 use chrono::{Datelike, TimeDelta, Weekday};
 use rust_decimal::Decimal;
 use salespulse_calendar::CalendarSettings;
-use salespulse_events::{Role, ValidationRules};
+use salespulse_events::{DEFAULT_MAX_EVENT_BYTES, Role, ValidationRules};
 
 /// A roster entry seeded from the configuration file (`[[roster]]`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,15 @@ pub struct Settings {
     pub default_max_daily_leads: u64,
     pub default_max_daily_deals: u64,
     pub roster: Vec<RosterSeed>,
+    /// The largest input accepted, in bytes (a Kafka message value, a replay line without its
+    /// line end); above it, `too_large` before parsing (EVENTS.md v1.1).
+    ///
+    /// Not part of [`Settings::fingerprint`]: it guards memory, not business rules. It decides
+    /// only whether a message that arrives is parsed, never how an applied event counts, so a
+    /// state saved under one limit is exactly right under another; and raising the limit after
+    /// `too_large` rejections (then resending them from the dead-letter topic) must not throw the
+    /// saved state away for a rebuild that retention may no longer allow.
+    pub max_event_bytes: usize,
 }
 
 impl Default for Settings {
@@ -42,6 +51,7 @@ impl Default for Settings {
             default_max_daily_leads: 40,
             default_max_daily_deals: 5,
             roster: Vec::new(),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
     }
 }
@@ -50,7 +60,8 @@ impl Settings {
     /// A stable 64-bit hash (xxh3) of every setting that changes results: the business calendar
     /// (time zone, week start, fiscal year start, workdays, holidays), validation (reporting
     /// currency, clock skew), the response SLA, the queue's max age, the size bands, the default
-    /// capacities and the roster seed, in order.
+    /// capacities and the roster seed, in order. The input size limit is left out on purpose
+    /// (see [`Settings::max_event_bytes`]).
     ///
     /// Equal settings give equal fingerprints in every run and build (the hash is of a canonical
     /// text written here field by field, not of `Debug` output or memory); settings that differ
@@ -76,6 +87,8 @@ impl Settings {
             default_max_daily_leads,
             default_max_daily_deals,
             roster,
+            // A limit on input size, not a rule of the results: see its doc comment.
+            max_event_bytes: _,
         } = self;
         let CalendarSettings {
             timezone,
@@ -279,6 +292,18 @@ mod tests {
              roster=0\n"
         );
         assert_eq!(Settings::default().fingerprint(), 0xca11_13e7_9594_88a4);
+    }
+
+    #[test]
+    fn the_input_size_limit_leaves_the_fingerprint_alone() {
+        assert_eq!(Settings::default().max_event_bytes, 1_048_576);
+        let raised = Settings {
+            max_event_bytes: 4 * 1_048_576,
+            ..base()
+        };
+        assert_ne!(raised, base());
+        assert_eq!(raised.fingerprint(), base().fingerprint());
+        assert_eq!(raised.canonical_text(), base().canonical_text());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use ahash::AHashMap;
 use rust_decimal::Decimal;
 use salespulse_calendar::{Period, WindowKind, WindowSet};
-use salespulse_events::{Channel, EventType, Outcome, RejectReason, Role, Timestamp};
+use salespulse_events::{Channel, EventType, IgnoreReason, Outcome, RejectReason, Role, Timestamp};
 
 use crate::engine::Engine;
 use crate::money::{add, decimal_to_f64};
@@ -248,7 +248,9 @@ pub struct PipelineCounters {
     /// Accepted, non-duplicate events, indexed like [`EventType::ALL`].
     pub accepted: [u64; EventType::ALL.len()],
     /// Rejected lines, indexed like [`RejectReason::ALL`].
-    pub rejected: [u64; 9],
+    pub rejected: [u64; RejectReason::ALL.len()],
+    /// Messages that are not events (tombstones), indexed like [`IgnoreReason::ALL`].
+    pub ignored: [u64; IgnoreReason::ALL.len()],
     pub duplicates: u64,
     pub late: u64,
     pub last_event: Option<Timestamp>,
@@ -265,6 +267,12 @@ impl PipelineCounters {
     pub(crate) fn record_rejected(&mut self, reason: RejectReason) {
         if let Some(index) = RejectReason::ALL.iter().position(|r| *r == reason) {
             self.rejected[index] += 1;
+        }
+    }
+
+    pub(crate) fn record_ignored(&mut self, reason: IgnoreReason) {
+        if let Some(index) = IgnoreReason::ALL.iter().position(|r| *r == reason) {
+            self.ignored[index] += 1;
         }
     }
 }

@@ -30,7 +30,7 @@ pub(crate) mod codec;
 
 use ahash::AHashMap;
 use salespulse_calendar::Calendar;
-use salespulse_events::{EventKind, EventType, RejectReason};
+use salespulse_events::{EventKind, EventType, IgnoreReason, RejectReason};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -49,7 +49,9 @@ use codec::Ts;
 /// The version of the engine state's layout, in every saved state. Bump it whenever the bytes of
 /// the same state change (a field, a type, an order); [`Engine::restore_state`] refuses other
 /// versions, so an older checkpoint makes the service rebuild instead of misreading it.
-pub const STATE_FORMAT_VERSION: u16 = 1;
+///
+/// 2: the pipeline counters gained the ignored messages (tombstones, EVENTS.md v1.1).
+pub const STATE_FORMAT_VERSION: u16 = 2;
 
 const MAGIC: [u8; 4] = *b"SPES";
 const HEADER_LEN: usize = MAGIC.len() + 2 + 8;
@@ -209,6 +211,7 @@ struct CountersRef {
     duplicates: u64,
     late: u64,
     last_event: Option<Ts>,
+    ignored: Vec<(&'static str, u64)>,
 }
 
 #[derive(Deserialize)]
@@ -218,6 +221,7 @@ struct SavedCounters {
     duplicates: u64,
     late: u64,
     last_event: Option<Ts>,
+    ignored: Vec<(Box<str>, u64)>,
 }
 
 /// `map`'s entries sorted by key.
@@ -300,6 +304,11 @@ impl Engine {
                 duplicates: self.counters.duplicates,
                 late: self.counters.late,
                 last_event: self.counters.last_event.map(Ts),
+                ignored: named_counts(
+                    IgnoreReason::ALL,
+                    &self.counters.ignored,
+                    IgnoreReason::as_str,
+                ),
             },
         };
         let mut bytes = Vec::with_capacity(HEADER_LEN + CHECKSUM_LEN + 4096);
@@ -584,6 +593,12 @@ impl SavedCounters {
             RejectReason::ALL,
             RejectReason::as_str,
             self.rejected,
+        )?;
+        fill_counts(
+            &mut counters.ignored,
+            IgnoreReason::ALL,
+            IgnoreReason::as_str,
+            self.ignored,
         )?;
         Ok(counters)
     }

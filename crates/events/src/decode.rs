@@ -1,9 +1,10 @@
 //! One JSON line in, one typed [`Event`] or one [`Rejection`] out (EVENTS.md, SEMANTICS C1-C6).
 
-use std::fmt::Display;
+use std::fmt::{self, Display};
 
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
+use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::amount::parse_amount;
@@ -19,6 +20,9 @@ const MAX_ID_CHARS: usize = 128;
 
 /// The only `schema_version` this build knows, as JSON integer text.
 const SCHEMA_VERSION: &str = "1";
+
+/// The largest message value or replay line accepted by default: 1 MiB (EVENTS.md v1.1).
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 1 << 20;
 
 /// The deployment-specific parts of validation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,7 +47,8 @@ impl Default for ValidationRules {
 /// The first failing check decides the reason, in this order, so the same bad line always gets
 /// the same reason:
 ///
-/// 1. UTF-8, then JSON syntax, then "is an object" — `invalid_json`;
+/// 1. UTF-8, then JSON syntax, then "is an object" whose keys are all different —
+///    `invalid_json`;
 /// 2. `schema_version`: absent/`null`/`1` pass, another integer is `unsupported_version`,
 ///    anything else (`1.0`, `"1"`, `true`) is `invalid_field`;
 /// 3. `event_id`, then `type` (`unknown_type` for an unknown name), then `occurred_at`
@@ -54,8 +59,13 @@ impl Default for ValidationRules {
 ///    then a `currency` on a money-carrying type that is not a string is `invalid_field` and
 ///    one that differs from the reporting currency is `foreign_currency`.
 ///
+/// Every identifier and every dimension that becomes a label (`segment`, `industry`, a deal's
+/// `channel`) is `invalid_field` when it holds a control character (U+0000–U+001F,
+/// U+007F–U+009F), escaped or not.
+///
 /// A JSON `null` counts as absent everywhere. Unknown fields are ignored. Skipping blank lines
-/// (SEMANTICS C2) is the caller's job: here an empty line is `invalid_json`.
+/// (SEMANTICS C2) and the size limit ([`check_size`]) are the caller's job: here an empty line is
+/// `invalid_json`.
 pub fn decode(line: &[u8], rules: &ValidationRules) -> Result<Event, Rejection> {
     if let Err(error) = std::str::from_utf8(line) {
         return Err(reject(
@@ -63,16 +73,8 @@ pub fn decode(line: &[u8], rules: &ValidationRules) -> Result<Event, Rejection> 
             format!("not valid UTF-8: {error}"),
         ));
     }
-    let value: Value = serde_json::from_slice(line).map_err(|error| {
-        reject(
-            RejectReason::InvalidJson,
-            format!("not valid JSON: {error}"),
-        )
-    })?;
-    let Value::Object(map) = &value else {
-        return Err(reject(RejectReason::InvalidJson, "not a JSON object"));
-    };
-    let fields = Fields(map);
+    let map = parse_object(line)?;
+    let fields = Fields(&map);
 
     check_schema_version(fields.get("schema_version"))?;
     let event_id = fields.id("event_id", IdRule::Bounded)?;
@@ -86,6 +88,19 @@ pub fn decode(line: &[u8], rules: &ValidationRules) -> Result<Event, Rejection> 
         occurred_at,
         kind,
     })
+}
+
+/// Rejects input of `len` bytes above `max_bytes` as `too_large` (EVENTS.md v1.1); exactly
+/// `max_bytes` passes. Run before [`decode`], so an oversized message costs no parsing; it takes a
+/// length rather than the bytes so that a reader can reject a line it never held whole.
+pub fn check_size(len: usize, max_bytes: usize) -> Result<(), Rejection> {
+    if len > max_bytes {
+        return Err(reject(
+            RejectReason::TooLarge,
+            format!("{len} bytes is more than the maximum of {max_bytes} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 /// Rejects an event stamped beyond the allowed clock skew past `now` (SEMANTICS C6): exactly
@@ -108,6 +123,72 @@ pub fn check_clock(
             ),
         )),
         _ => Ok(()),
+    }
+}
+
+/// The top-level JSON object of a line (UTF-8 already checked), each key at most once.
+///
+/// `serde_json::Value` keeps the last of two equal keys, so a producer's `"rep_id"` written twice
+/// would silently count for one of them: the object is read member by member instead
+/// ([`UniqueKeys`]). Keys are compared after unescaping (`"a"` and `"\u0061"` are equal).
+fn parse_object(line: &[u8]) -> Result<Map<String, Value>, Rejection> {
+    let opens_an_object = line
+        .iter()
+        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
+        == Some(&b'{');
+    if !opens_an_object {
+        return Err(match serde_json::from_slice::<IgnoredAny>(line) {
+            Ok(_) => reject(RejectReason::InvalidJson, "not a JSON object"),
+            Err(error) => reject(
+                RejectReason::InvalidJson,
+                format!("not valid JSON: {error}"),
+            ),
+        });
+    }
+    serde_json::from_slice::<UniqueKeys>(line)
+        .map(|object| object.0)
+        .map_err(|error| {
+            // The values are `Value`s, which accept anything: the only data error is ours.
+            let detail = if error.is_data() {
+                error.to_string()
+            } else {
+                format!("not valid JSON: {error}")
+            };
+            reject(RejectReason::InvalidJson, detail)
+        })
+}
+
+/// A JSON object read member by member, refusing a key it has already seen.
+struct UniqueKeys(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueKeys, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let value = access.next_value::<Value>()?;
+            if map.contains_key(&key) {
+                return Err(A::Error::custom(format_args!(
+                    "duplicate key {}",
+                    quote(&key)
+                )));
+            }
+            map.insert(key, value);
+        }
+        Ok(UniqueKeys(map))
     }
 }
 
@@ -168,7 +249,8 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
             let rep_id = f.opt_id("rep_id", IdRule::Bounded)?;
             f.opt_string("source")?;
-            f.opt_string("segment")?;
+            // Not kept today, but a segment is a label wherever it is used: checked as one.
+            f.opt_text("segment")?;
             EventKind::LeadCreated { lead_id, rep_id }
         }
         EventType::LeadAssigned => {
@@ -370,12 +452,14 @@ impl<'a> Fields<'a> {
         }
     }
 
-    /// An optional free-text dimension: `""` means missing (SEMANTICS C17, C21).
+    /// An optional free-text dimension, exported as a label: `""` means missing (SEMANTICS
+    /// C17, C21).
     fn opt_text(&self, name: &str) -> Result<Option<String>, Rejection> {
-        Ok(self
-            .opt_string(name)?
-            .filter(|text| !text.is_empty())
-            .map(str::to_owned))
+        let text = self.opt_string(name)?;
+        if let Some(text) = text {
+            check_no_control_characters(name, text)?;
+        }
+        Ok(text.filter(|text| !text.is_empty()).map(str::to_owned))
     }
 
     fn event_type(&self) -> Result<EventType, Rejection> {
@@ -467,16 +551,29 @@ impl<'a> Fields<'a> {
 fn check_id(name: &str, value: &Value, rule: IdRule) -> Result<String, Rejection> {
     let text = value.as_str().unwrap_or_default();
     match rule {
-        IdRule::Bounded if (1..=MAX_ID_CHARS).contains(&text.chars().count()) => {
-            Ok(text.to_owned())
-        }
-        IdRule::Bounded => Err(invalid(
+        IdRule::Bounded if !(1..=MAX_ID_CHARS).contains(&text.chars().count()) => Err(invalid(
             name,
             &format!("must be a string of 1-{MAX_ID_CHARS} characters"),
         )),
-        IdRule::NonEmpty if !text.is_empty() => Ok(text.to_owned()),
-        IdRule::NonEmpty => Err(invalid(name, "must be a non-empty string")),
+        IdRule::NonEmpty if text.is_empty() => Err(invalid(name, "must be a non-empty string")),
+        IdRule::Bounded | IdRule::NonEmpty => {
+            check_no_control_characters(name, text)?;
+            Ok(text.to_owned())
+        }
     }
+}
+
+/// Identifiers become label values and map keys: a control character (C0, DEL or C1, what
+/// [`char::is_control`] names) would make an exposition line or a log line ambiguous, and JSON
+/// lets one in escaped (`\u0000`), so it is refused after unescaping.
+fn check_no_control_characters(name: &str, text: &str) -> Result<(), Rejection> {
+    if text.chars().any(char::is_control) {
+        return Err(invalid(
+            name,
+            "must not contain control characters (U+0000-U+001F, U+007F-U+009F)",
+        ));
+    }
+    Ok(())
 }
 
 fn check_flag(name: &str, value: &Value) -> Result<bool, Rejection> {
@@ -1681,5 +1778,190 @@ mod tests {
         let expense = r#"{"event_id":"e","type":"expense","occurred_at":"2026-11-23T09:00:00Z","amount":"","category":"sales"}"#;
         let rejection = decode(expense.as_bytes(), &rules()).expect_err("rejected");
         assert_eq!(rejection.reason, RejectReason::InvalidField);
+    }
+
+    // ---- hostile input (v1.1) ---------------------------------------------------------------
+
+    #[test]
+    fn the_size_limit_is_inclusive() {
+        assert_eq!(check_size(0, 0), Ok(()));
+        assert_eq!(check_size(1_048_576, DEFAULT_MAX_EVENT_BYTES), Ok(()));
+        let rejection = check_size(1_048_577, DEFAULT_MAX_EVENT_BYTES).expect_err("one byte over");
+        assert_eq!(rejection.reason, RejectReason::TooLarge);
+        assert_eq!(
+            rejection.detail,
+            "1048577 bytes is more than the maximum of 1048576 bytes"
+        );
+        assert_eq!(
+            check_size(usize::MAX, 10).map_err(|r| r.reason),
+            Err(RejectReason::TooLarge)
+        );
+        assert_eq!(DEFAULT_MAX_EVENT_BYTES, 1024 * 1024);
+    }
+
+    #[test]
+    fn the_new_reasons_have_stable_names() {
+        assert_eq!(RejectReason::TooLarge.as_str(), "too_large");
+        assert_eq!(RejectReason::ALL.len(), 10);
+        assert_eq!(RejectReason::ALL.last(), Some(&RejectReason::TooLarge));
+        assert_eq!(crate::IgnoreReason::Tombstone.as_str(), "tombstone");
+        assert_eq!(crate::IgnoreReason::ALL, &[crate::IgnoreReason::Tombstone]);
+    }
+
+    #[test]
+    fn a_key_given_twice_is_invalid_json() {
+        let text = activity().to_string();
+        // The same field twice, with the same or another value, or once as null.
+        for (twice, key) in [
+            (r#""rep_id":"r-1","rep_id":"r-2""#, "rep_id"),
+            (r#""rep_id":"r-1","rep_id":"r-1""#, "rep_id"),
+            (r#""rep_id":null,"rep_id":"r-1""#, "rep_id"),
+            (r#""event_id":"e-1","event_id":"e-2""#, "event_id"),
+            // An unknown field counts too; equal after unescaping is equal.
+            (r#""note":1,"note":2"#, "note"),
+            (r#""rep_id":"r-1","rep\u005fid":"r-2""#, "rep_id"),
+        ] {
+            let line = text.replacen('{', &format!("{{{twice},"), 1);
+            let rejection = err(&line);
+            assert_eq!(rejection.reason, RejectReason::InvalidJson, "{line}");
+            assert!(
+                rejection
+                    .detail
+                    .starts_with(&format!("duplicate key \"{key}\" at line 1 column ")),
+                "{}",
+                rejection.detail
+            );
+        }
+        // Found while parsing, so before every field check: here before `schema_version`.
+        assert_eq!(
+            reason(r#"{"schema_version":2,"schema_version":1}"#),
+            RejectReason::InvalidJson
+        );
+        // A syntax error after a duplicate is still invalid JSON.
+        assert_eq!(
+            reason(r#"{"event_id":"e","event_id":"f",}"#),
+            RejectReason::InvalidJson
+        );
+        // Keys inside a nested value of an ignored field are not the event's keys.
+        let nested = with(&activity(), json!({"crm": {"id": 1}}))
+            .replace(r#"{"id":1}"#, r#"{"id":1,"id":2}"#);
+        assert!(nested.contains(r#""id":1,"id":2"#), "{nested}");
+        assert_eq!(ok(&nested).event_id, "e-1");
+        // Different keys that differ only by case are different keys.
+        let cased = text.replacen('{', r#"{"Rep_id":"x","#, 1);
+        assert_eq!(ok(&cased).rep_id(), Some("r-1"));
+    }
+
+    #[test]
+    fn control_characters_in_identifiers_are_invalid_fields() {
+        // Every identifier and label dimension, on a type that carries it.
+        let lead = json!({"event_id":"e","type":"lead_created","occurred_at":"2026-11-23T09:00:00Z","lead_id":"L-1"});
+        let customer = json!({"event_id":"e","type":"customer_acquired","occurred_at":"2026-11-23T09:00:00Z","customer_id":"cu-1"});
+        let cases = [
+            (activity(), "event_id"),
+            (activity(), "rep_id"),
+            (activity(), "contact_id"),
+            (activity(), "lead_id"),
+            (rep_upserted(), "team"),
+            (deal_closed(), "deal_id"),
+            (deal_closed(), "industry"),
+            (deal_closed(), "channel"),
+            (deal_closed(), "segment"),
+            (customer.clone(), "customer_id"),
+            (customer.clone(), "deal_id"),
+            (customer, "segment"),
+            (expense(), "segment"),
+            (lead.clone(), "rep_id"),
+            (lead, "segment"),
+        ];
+        for (base, field) in cases {
+            for bad in [
+                "r\u{0}1",
+                "\u{1f}",
+                "a\nb",
+                "tab\there",
+                "del\u{7f}",
+                "\u{85}",
+                "c1\u{9f}",
+            ] {
+                let line = with(&base, json!({ field: bad }));
+                let rejection = err(&line);
+                assert_eq!(rejection.reason, RejectReason::InvalidField, "{line}");
+                assert_eq!(
+                    rejection.detail,
+                    format!(
+                        "`{field}` must not contain control characters (U+0000-U+001F, U+007F-U+009F)"
+                    ),
+                    "{line}"
+                );
+            }
+            // The neighbours of the ranges are ordinary characters.
+            for fine in ["a b", "~", "\u{a0}", "é😀"] {
+                let line = with(&base, json!({ field: fine }));
+                assert!(decode(line.as_bytes(), &rules()).is_ok(), "{line}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_escaped_nul_never_reaches_a_rep_id() {
+        // Exactly the bytes a producer sends: a backslash escape, not a raw NUL.
+        let line = r#"{"event_id":"e-1","type":"activity","occurred_at":"2026-11-23T09:00:00Z","rep_id":"r\u0000x","contact_id":"c-1","channel":"call","established":true}"#;
+        assert!(!line.as_bytes().contains(&0));
+        assert_eq!(reason(line), RejectReason::InvalidField);
+        assert_eq!(
+            err(line).detail,
+            "`rep_id` must not contain control characters (U+0000-U+001F, U+007F-U+009F)"
+        );
+        // A raw control character below U+0020 inside a string is not JSON at all.
+        let raw = line.replace(r"\u0000", "\u{1}");
+        assert_eq!(reason(&raw), RejectReason::InvalidJson);
+        // A raw DEL is valid JSON, and still refused in an identifier.
+        let del = line.replace(r"\u0000", "\u{7f}");
+        assert_eq!(reason(&del), RejectReason::InvalidField);
+    }
+
+    #[test]
+    fn control_characters_keep_the_field_order() {
+        // rep_id comes before contact_id in the activity table: its problem is reported.
+        let line = with(
+            &activity(),
+            json!({"rep_id": "r\u{0}", "contact_id": "c\u{0}", "channel": "fax"}),
+        );
+        assert!(err(&line).detail.starts_with("`rep_id` "), "{line}");
+        // A wrong type or length is reported as before, ahead of the characters.
+        let line = with(
+            &activity(),
+            json!({"rep_id": format!("{}\u{0}", "r".repeat(128))}),
+        );
+        assert_eq!(
+            err(&line).detail,
+            "`rep_id` must be a string of 1-128 characters"
+        );
+        // A control character is not whitespace that makes a value empty: "\u{0}" is not "".
+        let line = with(&deal_closed(), json!({"segment": "\u{0}"}));
+        assert_eq!(reason(&line), RejectReason::InvalidField);
+    }
+
+    #[test]
+    fn free_text_that_is_never_a_label_may_hold_control_characters() {
+        let appointment = json!({"event_id":"e","type":"appointment_set","occurred_at":"2026-11-23T09:00:00Z",
+                                 "rep_id":"r-1","contact_id":"c-1",
+                                 "appointment_id":"a\u{0}","scheduled_for":"tue\nwed"});
+        assert!(decode(appointment.to_string().as_bytes(), &rules()).is_ok());
+        let lead = json!({"event_id":"e","type":"lead_created","occurred_at":"2026-11-23T09:00:00Z",
+                          "lead_id":"L-1","source":"web\u{7}"});
+        assert!(decode(lead.to_string().as_bytes(), &rules()).is_ok());
+        let disqualified = json!({"event_id":"e","type":"lead_disqualified","occurred_at":"2026-11-23T09:00:00Z",
+                                  "lead_id":"L-1","reason":"dup\r\n"});
+        assert!(decode(disqualified.to_string().as_bytes(), &rules()).is_ok());
+        // Unknown fields stay ignored, whatever they hold.
+        assert!(
+            decode(
+                with(&activity(), json!({"note": "\u{0}"})).as_bytes(),
+                &rules()
+            )
+            .is_ok()
+        );
     }
 }

@@ -10,10 +10,10 @@ mod reason;
 mod timestamp;
 
 pub use amount::parse_amount;
-pub use decode::{ValidationRules, check_clock, decode};
+pub use decode::{DEFAULT_MAX_EVENT_BYTES, ValidationRules, check_clock, check_size, decode};
 pub use model::{
     Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role, Stage,
     Timestamp,
 };
-pub use reason::{RejectReason, Rejection};
+pub use reason::{IgnoreReason, RejectReason, Rejection};
 pub use timestamp::parse_timestamp;

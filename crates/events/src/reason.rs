@@ -1,4 +1,5 @@
-//! Why a line was rejected: stable names, exported as the `reason` label and dead-letter header.
+//! Why a line was rejected, or ignored as no event: stable names, exported as the `reason` label
+//! and dead-letter header.
 
 use std::fmt;
 
@@ -14,6 +15,8 @@ pub enum RejectReason {
     ForeignCurrency,
     FutureTimestamp,
     UnsupportedVersion,
+    /// v1.1: above the configured maximum size, rejected before parsing.
+    TooLarge,
 }
 
 impl RejectReason {
@@ -28,6 +31,7 @@ impl RejectReason {
         RejectReason::ForeignCurrency,
         RejectReason::FutureTimestamp,
         RejectReason::UnsupportedVersion,
+        RejectReason::TooLarge,
     ];
 
     /// The stable wire name.
@@ -42,6 +46,7 @@ impl RejectReason {
             RejectReason::ForeignCurrency => "foreign_currency",
             RejectReason::FutureTimestamp => "future_timestamp",
             RejectReason::UnsupportedVersion => "unsupported_version",
+            RejectReason::TooLarge => "too_large",
         }
     }
 }
@@ -49,6 +54,26 @@ impl RejectReason {
 impl fmt::Display for RejectReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// Why a message was neither accepted nor rejected: it is not an event at all (EVENTS.md v1.1).
+/// The names are part of the public API (the `reason` label of `salespulse_events_ignored_total`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IgnoreReason {
+    /// A message with a null value: the deletion marker of a compacted topic.
+    Tombstone,
+}
+
+impl IgnoreReason {
+    /// Every reason, so counters can be exported at 0.
+    pub const ALL: &'static [IgnoreReason] = &[IgnoreReason::Tombstone];
+
+    /// The stable wire name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            IgnoreReason::Tombstone => "tombstone",
+        }
     }
 }
 

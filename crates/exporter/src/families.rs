@@ -10,7 +10,7 @@ use salespulse_engine::{
     HistogramStats, Period, RESPONSE_HISTOGRAM_BUCKETS, RepWindowStats, Snapshot, TeamWindowStats,
     UNASSIGNED_REP, UNKNOWN, WindowInfo, decimal_to_f64,
 };
-use salespulse_events::{Channel, EventType, RejectReason};
+use salespulse_events::{Channel, EventType, IgnoreReason, RejectReason};
 
 use crate::selection::Selection;
 
@@ -616,6 +616,13 @@ fn pipeline_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
     for (reason, value) in RejectReason::ALL.iter().zip(counters.rejected) {
         rejected.sample(&[("reason", reason.as_str())], value as f64);
     }
+    let mut ignored = Family::counter(
+        "salespulse_events_ignored_total",
+        "Messages that are not events (tombstone: a null value), neither accepted nor rejected, by reason.",
+    );
+    for (reason, value) in IgnoreReason::ALL.iter().zip(counters.ignored) {
+        ignored.sample(&[("reason", reason.as_str())], value as f64);
+    }
     let mut duplicates = Family::counter(
         "salespulse_events_duplicate_total",
         "Valid events ignored because their event_id was already accepted.",
@@ -633,7 +640,69 @@ fn pipeline_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
     last.sample(&[], counters.last_event.map(seconds_since_epoch));
     let mut build = Family::gauge("salespulse_build_info", "Build information; always 1.");
     build.sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
-    for family in [accepted, rejected, duplicates, late, last, build] {
+    for family in [accepted, rejected, ignored, duplicates, late, last, build] {
         push(families, family);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use salespulse_engine::{Engine, Settings};
+    use salespulse_events::parse_timestamp;
+
+    use super::*;
+
+    fn exposition(engine: &Engine) -> String {
+        encode_text(&engine.snapshot(), &Selection::default(), Vec::new())
+    }
+
+    fn engine() -> Engine {
+        let settings = Settings {
+            max_event_bytes: 8,
+            ..Settings::default()
+        };
+        Engine::new(
+            settings,
+            parse_timestamp("2026-11-25T12:00:00Z").expect("as of"),
+        )
+    }
+
+    #[test]
+    fn ignored_messages_are_exported_by_reason_from_zero() {
+        let text = exposition(&engine());
+        assert!(
+            text.contains(
+                "# HELP salespulse_events_ignored_total Messages that are not events \
+                 (tombstone: a null value), neither accepted nor rejected, by reason.\n\
+                 # TYPE salespulse_events_ignored_total counter\n\
+                 salespulse_events_ignored_total{reason=\"tombstone\"} 0\n"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("salespulse_events_rejected_total{reason=\"too_large\"} 0\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn tombstones_and_oversized_input_are_counted_apart() {
+        let mut engine = engine();
+        engine.ignore_tombstone();
+        engine.ignore_tombstone();
+        engine.ingest(b"{\"a\":\"bc\"}");
+        let text = exposition(&engine);
+        assert!(
+            text.contains("salespulse_events_ignored_total{reason=\"tombstone\"} 2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("salespulse_events_rejected_total{reason=\"too_large\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("salespulse_events_rejected_total{reason=\"invalid_json\"} 0\n"),
+            "{text}"
+        );
     }
 }

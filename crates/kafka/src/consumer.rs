@@ -1,6 +1,6 @@
 //! The ingestion loop: poll, apply, dead-letter, store offsets, publish snapshots.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -8,16 +8,21 @@ use anyhow::Context;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use salespulse_engine::{Engine, IngestOutcome};
-use salespulse_events::Timestamp;
+use salespulse_events::{RejectReason, Timestamp};
 use tokio_util::sync::CancellationToken;
-use tracing::{info, warn};
+use tracing::{error, info, warn};
 
 use crate::checkpoint::{Checkpointer, Start};
 use crate::deadletter::DeadLetters;
 use crate::errors::Stage;
 use crate::pipeline::PipelineConfig;
-use crate::rebalance::{Assignment, PartitionPlan, Partitions, ServiceContext};
+use crate::properties::creation_error;
+use crate::rebalance::{
+    Assignment, PartitionPlan, Partitions, ServiceContext, deadletter_topic_exists,
+    missing_deadletter_topic,
+};
 use crate::status::{Readiness, Status};
+use crate::throttle::{Repeated, Throttle};
 
 const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// Snapshots are published at least this often while anything changes, and at most so often
@@ -25,6 +30,9 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 /// How often applied offsets are committed (with the dead letters of the same transaction).
 const COMMIT_INTERVAL: Duration = Duration::from_secs(1);
+/// After failed commits the interval doubles up to this, so an unreachable broker or a missing
+/// dead-letter topic costs the ingestion thread little.
+const MAX_COMMIT_BACKOFF: Duration = Duration::from_secs(30);
 
 /// "Now": the wall clock, or a pinned instant (`--as-of`).
 #[derive(Debug, Clone, Copy)]
@@ -76,6 +84,10 @@ struct IngestState {
     last_publish: Instant,
     publish_interval: Duration,
     last_commit: Instant,
+    /// `COMMIT_INTERVAL`, doubled after each failed commit.
+    commit_interval: Duration,
+    /// One rejection line per reason a second.
+    rejection_log: Throttle<RejectReason>,
     /// The last commit error, to log a repeated one once.
     commit_error: Option<String>,
 }
@@ -106,24 +118,44 @@ impl IngestLoop {
                     &config.client_config(),
                     deadletter_topic,
                     &transactional_id,
-                )?))
+                )))
             } else {
                 None
             },
             status: Arc::clone(&status),
             topics: topics.clone(),
             group_id: config.kafka.group_id.clone(),
-            last_client_error: Mutex::new(String::new()),
+            consumer_errors: Repeated::default(),
             connected_once: AtomicBool::new(false),
+            refusal: Mutex::new(None),
+            deadletter_topic_missing: AtomicBool::new(false),
         };
-        let consumer: BaseConsumer<ServiceContext> = config
-            .consumer_config()
+        let consumer_config = config.consumer_config();
+        let consumer: BaseConsumer<ServiceContext> = consumer_config
             .create_with_context(context)
-            .context("creating the consumer")?;
+            .map_err(|error| {
+            creation_error("creating the consumer", &consumer_config, &error)
+        })?;
         let topic_names: Vec<&str> = topics.iter().map(String::as_str).collect();
         consumer
             .subscribe(&topic_names)
             .context("subscribing to the topics")?;
+        // A missing dead-letter topic is said at once; a broker that cannot tell yet is the
+        // connection's problem, reported as such.
+        if config.kafka.write_deadletters
+            && matches!(
+                deadletter_topic_exists(&consumer, deadletter_topic),
+                Ok(false)
+            )
+        {
+            let text = format!("{:#}", missing_deadletter_topic(deadletter_topic));
+            error!(error = %text, "cannot write the dead letters; rejected messages wait in memory until it is fixed");
+            consumer
+                .context()
+                .deadletter_topic_missing
+                .store(true, Ordering::Release);
+            status.set_deadletter_problem(Some(text));
+        }
         let state = IngestState {
             engine,
             checkpointer,
@@ -134,6 +166,8 @@ impl IngestLoop {
             last_publish: Instant::now(),
             publish_interval: MIN_PUBLISH_INTERVAL,
             last_commit: Instant::now(),
+            commit_interval: COMMIT_INTERVAL,
+            rejection_log: Throttle::new(Duration::from_secs(1)),
             commit_error: None,
         };
         Ok(IngestLoop { consumer, state })
@@ -156,7 +190,7 @@ impl IngestLoop {
             if state.last_publish.elapsed() >= state.publish_interval {
                 state.publish();
             }
-            if state.last_commit.elapsed() >= COMMIT_INTERVAL {
+            if state.last_commit.elapsed() >= state.commit_interval {
                 state.commit_or_retry_later(&consumer);
             }
             state.checkpoint_if_due(&consumer);
@@ -175,7 +209,6 @@ impl IngestState {
         message: &BorrowedMessage<'_>,
     ) -> anyhow::Result<()> {
         self.receipts.push(Instant::now());
-        let payload = message.payload().unwrap_or_default();
         let next = message.offset() + 1;
         // Below the group's committed offset at assignment, this message was applied and, if
         // rejected, dead-lettered before (an offset is committed only after its dead letter is
@@ -189,18 +222,26 @@ impl IngestState {
         if let Some(checkpointer) = &mut self.checkpointer {
             checkpointer.count_message();
         }
+        let Some(payload) = message.payload() else {
+            // A tombstone (a deletion marker on a compacted topic) is not an event.
+            self.engine.ignore_tombstone();
+            return Ok(());
+        };
         if let IngestOutcome::Rejected(rejection) = self.engine.ingest_at(payload, self.clock.now())
             && !already_forwarded
             && let Some(dead_letters) = &consumer.context().dead_letters
         {
-            warn!(
-                topic = message.topic(),
-                partition = message.partition(),
-                offset = message.offset(),
-                reason = rejection.reason.as_str(),
-                detail = %rejection.detail,
-                "rejected; forwarding to the dead-letter topic"
-            );
+            if let Some(left_out) = self.rejection_log.admit(rejection.reason, Instant::now()) {
+                warn!(
+                    topic = message.topic(),
+                    partition = message.partition(),
+                    offset = message.offset(),
+                    reason = rejection.reason.as_str(),
+                    detail = %rejection.detail,
+                    left_out,
+                    "rejected; forwarding to the dead-letter topic (at most one line per reason a second)"
+                );
+            }
             if let Some(error) = dead_letters
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
@@ -245,21 +286,29 @@ impl IngestState {
         consumer.context().commit_applied(consumer)
     }
 
-    /// Commits; a failure (the broker is away) is logged once per new error and the commit is
-    /// redone at the next interval: nothing is lost meanwhile, the dead letters wait.
+    /// Commits; a failure (the broker is away, the dead-letter topic is missing) is logged once
+    /// per new error and the commit is redone after a backoff: nothing is lost meanwhile, the
+    /// dead letters wait. While the dead letters cannot be written, `/readyz` says so.
     fn commit_or_retry_later(&mut self, consumer: &BaseConsumer<ServiceContext>) -> bool {
+        let writes_dead_letters = consumer.context().dead_letters.is_some();
         match self.commit(consumer) {
             Ok(()) => {
                 if self.commit_error.take().is_some() {
                     info!("committing again");
                 }
+                self.commit_interval = COMMIT_INTERVAL;
+                self.status.set_deadletter_problem(None);
                 true
             }
             Err(error) => {
                 self.status.errors.record(Stage::Commit);
+                self.commit_interval = (self.commit_interval * 2).min(MAX_COMMIT_BACKOFF);
                 let text = format!("{error:#}");
+                if writes_dead_letters {
+                    self.status.set_deadletter_problem(Some(text.clone()));
+                }
                 if self.commit_error.as_deref() != Some(text.as_str()) {
-                    warn!(error = %text, "commit failed; retrying every second");
+                    warn!(error = %text, retry_in = ?self.commit_interval, "commit failed; retrying with backoff");
                     self.commit_error = Some(text);
                 }
                 false

@@ -13,11 +13,14 @@ mod errors;
 mod mock;
 mod pipeline;
 mod producer;
+mod properties;
 mod rebalance;
 mod status;
+mod throttle;
 
 pub use checkpoint::CheckpointSettings;
 pub use mock::MockKafka;
 pub use pipeline::{Pipeline, PipelineConfig};
 pub use producer::LineProducer;
+pub use properties::{PropertyError, check_property};
 pub use status::{Readiness, Status};

@@ -3,9 +3,12 @@
 use std::time::Duration;
 
 use anyhow::Context;
+
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::properties::creation_error;
 
 /// A producer of keyed payloads that waits out a full local queue instead of failing.
 pub struct LineProducer {
@@ -28,12 +31,13 @@ impl LineProducer {
         for (key, value) in properties {
             config.set(key, value);
         }
-        let producer = config
+        config
             .set("bootstrap.servers", brokers)
             .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
+            .set("linger.ms", "5");
+        let producer = config
             .create()
-            .context("creating the producer")?;
+            .map_err(|error| creation_error("creating the producer", &config, &error))?;
         Ok(LineProducer { producer })
     }
 

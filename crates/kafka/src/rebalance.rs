@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, RebalanceProtocol};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::statistics::Statistics;
@@ -21,6 +22,7 @@ use salespulse_state::Offsets;
 use crate::deadletter::DeadLetters;
 use crate::errors::Stage;
 use crate::status::Status;
+use crate::throttle::{Repeated, librdkafka_log};
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longer than the dead-letter producer's transaction timeout (see `committed_offsets`).
@@ -160,10 +162,14 @@ pub(crate) struct ServiceContext {
     /// The configured topics, to count their partitions.
     pub(crate) topics: Vec<String>,
     pub(crate) group_id: String,
-    /// The last global client error, to log a repeated one once.
-    pub(crate) last_client_error: Mutex<String>,
+    /// The last consumer error, to log a repeated one once.
+    pub(crate) consumer_errors: Repeated,
     /// Whether the group was ever up: a disconnection before that is a slow start, not a loss.
     pub(crate) connected_once: AtomicBool,
+    /// The brokers' last refusal of this client (a failed login), until it connects.
+    pub(crate) refusal: Mutex<Option<String>>,
+    /// The dead-letter topic was missing at the last look: look again at each commit.
+    pub(crate) deadletter_topic_missing: AtomicBool,
 }
 
 impl ClientContext for ServiceContext {
@@ -171,8 +177,21 @@ impl ClientContext for ServiceContext {
         self.consumer_error(&error, reason);
     }
 
+    fn log(&self, level: RDKafkaLogLevel, facility: &str, message: &str) {
+        librdkafka_log(level, facility, message);
+    }
+
     fn stats(&self, statistics: Statistics) {
-        self.report_connection(disconnection(&statistics));
+        // A refusal (a failed login) says more than "no broker is up": it stays the reason
+        // until the connection works.
+        let disconnection = disconnection(&statistics).map(|why| {
+            self.refusal
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .clone()
+                .unwrap_or(why)
+        });
+        self.report_connection(disconnection);
         let assignment = self
             .assignment
             .lock()
@@ -251,6 +270,47 @@ impl ConsumerContext for ServiceContext {
     }
 }
 
+/// Whether the brokers refused the client: a failed SASL login or TLS handshake.
+fn is_refusal(error: &KafkaError) -> bool {
+    matches!(
+        error.rdkafka_error_code(),
+        Some(
+            RDKafkaErrorCode::Authentication
+                | RDKafkaErrorCode::SaslAuthenticationFailed
+                | RDKafkaErrorCode::SSL
+        )
+    )
+}
+
+/// What makes two errors the same for logging: librdkafka's error code, without the broker
+/// name and counts its text carries.
+pub(crate) fn error_kind(error: &KafkaError) -> String {
+    error
+        .rdkafka_error_code()
+        .map_or_else(|| error.to_string(), |code| format!("{code:?}"))
+}
+
+/// Whether the dead-letter topic exists (the consumer never creates topics by asking); an
+/// error when the brokers cannot tell.
+pub(crate) fn deadletter_topic_exists<C: ConsumerContext>(
+    consumer: &BaseConsumer<C>,
+    topic: &str,
+) -> anyhow::Result<bool> {
+    let metadata = consumer
+        .fetch_metadata(Some(topic), BROKER_TIMEOUT)
+        .with_context(|| format!("looking up the dead-letter topic {topic}"))?;
+    Ok(metadata.topics().iter().any(|found| {
+        found.name() == topic && found.error().is_none() && !found.partitions().is_empty()
+    }))
+}
+
+/// The error of a missing dead-letter topic.
+pub(crate) fn missing_deadletter_topic(topic: &str) -> anyhow::Error {
+    anyhow::anyhow!(
+        "the dead-letter topic {topic} does not exist: create it, or change [kafka] deadletter_topic"
+    )
+}
+
 /// Why the consumer has no working connection to its group, from librdkafka's statistics:
 /// no broker is up, or the group handler is not `up` (looking for its coordinator, waiting
 /// for a broker). `None`: connected.
@@ -297,8 +357,33 @@ impl ServiceContext {
     /// A consumer or client error (a broker unreachable, all brokers down): counted, and logged
     /// once until another error comes; while the brokers are unreachable only the loss of the
     /// connection is logged, since librdkafka repeats its errors on every reconnection attempt.
+    /// A refused login or TLS handshake is the reason the connection cannot come back, so it
+    /// is always logged (at ERROR) and becomes the reason `/readyz` gives.
     pub(crate) fn consumer_error(&self, error: &KafkaError, reason: &str) {
         self.status.errors.record(Stage::Consume);
+        let text = if reason.is_empty() {
+            error.to_string()
+        } else {
+            format!("{error}: {reason}")
+        };
+        if is_refusal(error) {
+            // The same refusal comes from polling (a code only) and from the client's error
+            // callback (with the broker's words): keep the one with words.
+            let detailed = !reason.is_empty();
+            let why = {
+                let mut refusal = self.refusal.lock().unwrap_or_else(PoisonError::into_inner);
+                if detailed || refusal.is_none() {
+                    *refusal = Some(text.clone());
+                }
+                refusal.clone().unwrap_or_default()
+            };
+            self.report_connection(Some(why));
+            let kind = format!("{} detailed={detailed}", error_kind(error));
+            if self.consumer_errors.is_new(&kind) {
+                error!(error = %text, "the brokers refuse this client: check [kafka.properties] (security.protocol, sasl.*, ssl.*)");
+            }
+            return;
+        }
         if self.status.is_disconnected() {
             return;
         }
@@ -308,18 +393,8 @@ impl ServiceContext {
         ) {
             self.report_connection(Some("all brokers are down".to_owned()));
         }
-        let text = if reason.is_empty() {
-            error.to_string()
-        } else {
-            format!("{error}: {reason}")
-        };
-        let mut last = self
-            .last_client_error
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if *last != text {
+        if self.consumer_errors.is_new(&error_kind(error)) {
             warn!(error = %text, "consumer error");
-            *last = text;
         }
     }
 
@@ -338,10 +413,11 @@ impl ServiceContext {
                 Some(why) => info!(%why, "not connected to the Kafka brokers yet"),
                 None => {
                     info!("connected to the Kafka brokers");
-                    self.last_client_error
+                    self.consumer_errors.reset();
+                    self.refusal
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
-                        .clear();
+                        .take();
                 }
             }
         }
@@ -379,13 +455,31 @@ impl ServiceContext {
         let Some(dead_letters) = &self.dead_letters else {
             return Ok(());
         };
+        let mut dead_letters = dead_letters.lock().unwrap_or_else(PoisonError::into_inner);
+        if dead_letters.pending() > 0 || self.deadletter_topic_missing.load(Ordering::Acquire) {
+            // Producing to a missing topic would block each commit until librdkafka gives up
+            // on the topic's metadata: ask first, and until it exists, keep saying so.
+            let topic = dead_letters.topic();
+            let exists = deadletter_topic_exists(consumer, topic).and_then(|exists| {
+                self.deadletter_topic_missing
+                    .store(!exists, Ordering::Release);
+                if exists {
+                    Ok(())
+                } else {
+                    Err(missing_deadletter_topic(topic))
+                }
+            });
+            exists.map_err(|error| {
+                error.context(format!(
+                    "{} dead letters wait in memory, and the offsets after them are not committed",
+                    dead_letters.pending()
+                ))
+            })?;
+        }
         let group = consumer
             .group_metadata()
             .context("the consumer has no group metadata")?;
-        dead_letters
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .commit(offsets, &group)
+        dead_letters.commit(offsets, &group)
     }
 
     /// Records the committed offset and high watermark of each new partition, then points it

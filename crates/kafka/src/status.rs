@@ -54,6 +54,8 @@ pub struct Status {
     /// Since when, and why, the consumer has no working connection to the brokers' group
     /// coordinator (`None`: connected).
     disconnected: Mutex<Option<(Instant, String)>>,
+    /// Why the dead letters (and the offsets committed with them) cannot be written now.
+    deadletter_problem: Mutex<Option<String>>,
 }
 
 impl Status {
@@ -78,6 +80,7 @@ impl Status {
             unowned: AtomicI64::new(-1),
             errors: ErrorCounts::default(),
             disconnected: Mutex::new(None),
+            deadletter_problem: Mutex::new(None),
         })
     }
 
@@ -125,6 +128,13 @@ impl Status {
         }
     }
 
+    pub(crate) fn set_deadletter_problem(&self, problem: Option<String>) {
+        *self
+            .deadletter_problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = problem;
+    }
+
     pub(crate) fn is_disconnected(&self) -> bool {
         self.disconnected
             .lock()
@@ -143,6 +153,16 @@ impl Status {
             return Some(format!(
                 "no connection to the Kafka brokers for {} s ({why}); reconnecting",
                 since.elapsed().as_secs()
+            ));
+        }
+        if let Some(problem) = self
+            .deadletter_problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+        {
+            return Some(format!(
+                "cannot write the dead letters: {problem}; retrying"
             ));
         }
         match self.readiness() {
@@ -238,7 +258,13 @@ impl Status {
         for (stage, count) in self.errors.counts() {
             errors.sample(&[("stage", stage.label())], count as f64);
         }
+        let mut ready = Family::gauge(
+            "salespulse_ready",
+            "1 when /readyz answers 200 (the exported numbers are complete and current), else 0.",
+        );
+        ready.sample(&[], f64::from(u8::from(self.not_ready_reason().is_none())));
         let mut families: Vec<MetricFamily> = lag.finish().into_iter().collect();
+        families.extend(ready.finish());
         families.extend(unowned.finish());
         families.extend(errors.finish());
         families.extend(self.processing.collect());

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use salespulse_config::Config;
+use salespulse_config::{Config, KafkaUse};
 use salespulse_events::{Timestamp, parse_timestamp};
 
 #[derive(Debug, Parser)]
@@ -118,12 +118,34 @@ const EXIT_CONFIG: u8 = 2;
 const EXIT_RUNTIME: u8 = 1;
 
 fn load_config(path: Option<&PathBuf>) -> Result<Config, ExitCode> {
-    salespulse_config::load(path.map(PathBuf::as_path), salespulse_config::process_env()).map_err(
-        |error| {
-            eprintln!("salespulse: configuration error: {error}");
-            ExitCode::from(EXIT_CONFIG)
-        },
+    salespulse_config::load(path.map(PathBuf::as_path), salespulse_config::process_env())
+        .map_err(config_error)
+}
+
+/// [`load_config`] for a command that connects to Kafka and serves HTTP: what could only fail
+/// once it runs (a blank group, a dead-letter topic that is an input topic, a property
+/// librdkafka refuses, a web configuration file that cannot be used) is a configuration error
+/// too, reported before anything starts.
+fn load_kafka_config(path: Option<&PathBuf>, usage: KafkaUse) -> Result<Config, ExitCode> {
+    let config = salespulse_config::load_for_kafka(
+        path.map(PathBuf::as_path),
+        salespulse_config::process_env(),
+        usage,
+        |name, value| salespulse_kafka::check_property(name, value).map_err(|error| error.reason),
     )
+    .map_err(config_error)?;
+    if let Some(web_config) = &config.http.web_config_file
+        && let Err(error) = salespulse_exporter::http::WebConfig::load(web_config)
+    {
+        eprintln!("salespulse: configuration error: http.web_config_file: {error}");
+        return Err(ExitCode::from(EXIT_CONFIG));
+    }
+    Ok(config)
+}
+
+fn config_error(error: salespulse_config::ConfigError) -> ExitCode {
+    eprintln!("salespulse: configuration error: {error}");
+    ExitCode::from(EXIT_CONFIG)
 }
 
 fn main() -> ExitCode {
@@ -134,7 +156,7 @@ fn main() -> ExitCode {
             as_of,
             log_format,
         } => {
-            let config = match load_config(config.as_ref()) {
+            let config = match load_kafka_config(config.as_ref(), KafkaUse::Service) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
@@ -155,7 +177,7 @@ fn main() -> ExitCode {
             report(result)
         }
         Command::Demo { config, rate, seed } => {
-            let config = match load_config(config.as_ref()) {
+            let config = match load_kafka_config(config.as_ref(), KafkaUse::Demo) {
                 Ok(config) => config,
                 Err(code) => return code,
             };
@@ -196,13 +218,15 @@ fn main() -> ExitCode {
                 &config, brokers, out, pace, history, amount, seed,
             ))
         }
-        Command::CheckConfig { config } => match load_config(config.as_ref()) {
-            Ok(config) => {
-                print!("{}", config.to_masked_toml());
-                ExitCode::SUCCESS
+        Command::CheckConfig { config } => {
+            match load_kafka_config(config.as_ref(), KafkaUse::Service) {
+                Ok(config) => {
+                    print!("{}", config.to_masked_toml());
+                    ExitCode::SUCCESS
+                }
+                Err(code) => code,
             }
-            Err(code) => code,
-        },
+        }
     }
 }
 

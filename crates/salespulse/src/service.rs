@@ -2,15 +2,17 @@
 //! handling and an orderly shutdown on one cancellation token.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use prometheus::proto::MetricFamily;
-use salespulse_config::{Config, is_secret_property};
+use salespulse_config::{Config, MASK, is_secret_property, mask_secrets};
 use salespulse_engine::Snapshot;
 use salespulse_events::Timestamp;
 use salespulse_exporter::Selection;
-use salespulse_exporter::http::{self, Exposed};
+use salespulse_exporter::http::{self, Exposed, Limits, WebConfig};
 use salespulse_kafka::{CheckpointSettings, Pipeline, PipelineConfig, Status};
 use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
@@ -40,6 +42,8 @@ pub fn init_logging(format: LogFormat) {
 pub struct ServiceConfig {
     pub pipeline: PipelineConfig,
     pub listen: SocketAddr,
+    /// `[http] web_config_file`: TLS, basic auth and headers; `None` serves plain HTTP.
+    pub web_config_file: Option<PathBuf>,
     /// `[export]`: which series `/metrics` carries.
     pub export: Selection,
 }
@@ -49,6 +53,7 @@ pub fn service_config(config: &Config, as_of: Option<Timestamp>) -> ServiceConfi
     ServiceConfig {
         pipeline: pipeline_config(config, as_of),
         listen: config.http.listen,
+        web_config_file: config.http.web_config_file.clone(),
         export: config.export.clone(),
     }
 }
@@ -72,13 +77,15 @@ fn pipeline_config(config: &Config, as_of: Option<Timestamp>) -> PipelineConfig 
     }
 }
 
-/// Logs the pass-through properties with secrets masked.
+/// Logs the pass-through properties with secrets masked: a secret's own value, and any secret
+/// repeated in another value (a password pasted into an OAuth extension, say).
 pub fn log_properties(config: &PipelineConfig) {
-    for (key, value) in &config.kafka.properties {
+    let properties = &config.kafka.properties;
+    for (key, value) in properties {
         let shown = if is_secret_property(key) {
-            "****"
+            MASK.to_owned()
         } else {
-            value.as_str()
+            mask_secrets(value, properties)
         };
         info!(property = %key, value = %shown, "kafka property");
     }
@@ -148,17 +155,31 @@ pub async fn serve(
     config: &ServiceConfig,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
+    let web = match &config.web_config_file {
+        Some(path) => WebConfig::load(path)?,
+        None => WebConfig::default(),
+    };
+    let limits = http_limits()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
-    info!(address = %listener.local_addr()?, "serving /metrics, /healthz, /readyz");
+    info!(
+        address = %listener.local_addr()?,
+        tls = web.tls(),
+        basic_auth = web.basic_auth(),
+        max_connections = limits.max_connections,
+        "serving /metrics, /healthz, /readyz"
+    );
     let served = Arc::new(Served {
         status: pipeline.status(),
         export: config.export.clone(),
     });
-    let server = axum::serve(listener, http::router(served))
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned());
-    let server = tokio::spawn(async move { server.await });
+    let server = {
+        let shutdown = shutdown.clone();
+        tokio::spawn(async move {
+            http::serve(listener, http::router(served), &web, limits, shutdown).await;
+        })
+    };
 
     let ingest = {
         let (shutdown, runtime) = (shutdown.clone(), tokio::runtime::Handle::current());
@@ -169,9 +190,31 @@ pub async fn serve(
         warn!(error = %format!("{error:#}"), "ingestion stopped");
     }
     shutdown.cancel();
-    server.await.context("the HTTP server panicked")??;
+    server.await.context("the HTTP server panicked")?;
     info!("stopped");
     result
+}
+
+/// Overrides the header read timeout (milliseconds), so tests need not wait the default 10 s
+/// for the server to drop a client that stalls; not a setting for production.
+const HEADER_TIMEOUT_VARIABLE: &str = "SALESPULSE_HTTP_HEADER_TIMEOUT_MS";
+
+/// The HTTP server's fixed limits, with the timeout of [`HEADER_TIMEOUT_VARIABLE`] if set.
+fn http_limits() -> anyhow::Result<Limits> {
+    let mut limits = Limits::default();
+    if let Ok(millis) = std::env::var(HEADER_TIMEOUT_VARIABLE) {
+        let millis: u64 = millis
+            .parse()
+            .ok()
+            .filter(|&millis| millis > 0)
+            .with_context(|| {
+                format!(
+                    "{HEADER_TIMEOUT_VARIABLE}: `{millis}` is not a positive number of milliseconds"
+                )
+            })?;
+        limits.header_read_timeout = Duration::from_millis(millis);
+    }
+    Ok(limits)
 }
 
 /// Runs the service until a signal arrives.

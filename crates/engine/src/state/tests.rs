@@ -221,3 +221,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn ignored_messages_and_too_large_rejections_survive_a_restore() {
+    let settings = Settings {
+        max_event_bytes: 64,
+        ..Settings::default()
+    };
+    let mut engine = Engine::new(settings.clone(), as_of());
+    for _ in 0..3 {
+        engine.ignore_tombstone();
+    }
+    engine.ingest(&[b' '; 65]);
+    let before = engine.snapshot().pipeline;
+    assert_eq!(before.ignored, [3]);
+    let too_large = RejectReason::ALL
+        .iter()
+        .position(|reason| *reason == RejectReason::TooLarge)
+        .expect("a reason");
+    assert_eq!(before.rejected[too_large], 1);
+    assert_eq!(before.rejected.iter().sum::<u64>(), 1);
+
+    let bytes = engine.save_state();
+    let mut restored = Engine::restore_state(settings, &bytes).expect("restores");
+    assert_eq!(restored.snapshot().pipeline, before);
+    assert_eq!(restored.save_state(), bytes);
+    // They go on from where they were.
+    restored.ignore_tombstone();
+    assert_eq!(restored.snapshot().pipeline.ignored, [4]);
+}
+
+#[test]
+fn a_state_of_format_version_1_is_refused() {
+    // Version 1 had no ignored-message counts: it must be rebuilt, not misread.
+    let mut old = engine().save_state();
+    old[4..6].copy_from_slice(&1u16.to_le_bytes());
+    assert_eq!(STATE_FORMAT_VERSION, 2);
+    assert_eq!(
+        restore(&old).err(),
+        Some(StateError::UnsupportedVersion {
+            found: 1,
+            supported: 2
+        })
+    );
+}

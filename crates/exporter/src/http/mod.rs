@@ -1,5 +1,15 @@
 //! `/metrics`, `/healthz`, `/readyz`, served from whatever publishes snapshots (the Kafka
 //! pipeline, the demo): the handlers only read, so a scrape never blocks ingestion.
+//!
+//! [`serve`] runs them with bounded connections and timeouts, and with the TLS, basic auth and
+//! headers of a Prometheus web config file ([`WebConfig`]).
+
+mod auth;
+mod server;
+mod web_config;
+
+pub use server::{Limits, serve};
+pub use web_config::{WebConfig, WebConfigError};
 
 use std::io::Write;
 use std::sync::Arc;
