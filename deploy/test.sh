@@ -3,7 +3,8 @@
 # (deploy/local/tools.sh: Prometheus, Alertmanager, promtool, a Python test environment with
 # moto, helm), starts a real Apache Kafka broker and a local S3 server (and stops them again if
 # it started them), then formatting,
-# lints, unit, property and end-to-end tests, and the deploy-kit tests (rules, dashboards, docs,
+# lints, unit, property and end-to-end tests, a bounded fuzzing run (AFL++, installed by
+# crates/fuzz/run.sh), and the deploy-kit tests (rules, dashboards, docs,
 # Helm chart, and the live stack with Prometheus and Alertmanager).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,6 +28,12 @@ else
 fi
 SALESPULSE_TEST_BROKERS=$(bash deploy/local/kafka.sh start)
 export SALESPULSE_TEST_BROKERS
+# Its SASL_SSL listener (SCRAM-SHA-512, a CA of its own), for tests/kafka_security.rs:
+# SALESPULSE_TEST_SASL_BROKERS, _CA, _USER and _PASSWORD.
+sasl_info=$(bash deploy/local/kafka.sh sasl-info)
+while IFS='=' read -r key value; do
+  export "SALESPULSE_TEST_SASL_${key^^}=$value"
+done <<<"$sasl_info"
 
 # A local S3-compatible server (moto) for the checkpoint store on object storage.
 if bash deploy/local/s3.sh status >/dev/null 2>&1; then
@@ -42,4 +49,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 # The end-to-end tests in tests/ run the real binary, which `cargo test` alone does not build.
 cargo build --workspace --locked
 cargo test --workspace --locked
+# Coverage-guided fuzzing (AFL++) of decode, validate, apply, snapshot and render from the
+# committed corpus, for a bounded time; fails on any crash (crates/fuzz/run.sh).
+bash crates/fuzz/run.sh 90
 "$TOOLS/venv/bin/pytest" tests/deploy -q -p no:cacheprovider
