@@ -323,7 +323,10 @@ fn disconnection(statistics: &Statistics) -> Option<String> {
         return Some("no broker is up".to_owned());
     }
     match &statistics.cgrp {
-        Some(group) if group.state != "up" => Some(format!("consumer group state {}", group.state)),
+        // `term`: the consumer is leaving its group at shutdown, which is no lost connection.
+        Some(group) if group.state != "up" && group.state != "term" => {
+            Some(format!("consumer group state {}", group.state))
+        }
         _ => None,
     }
 }
@@ -956,6 +959,11 @@ mod tests {
         assert_eq!(
             disconnection(&statistics(&[(1, "UP")], Some("wait-coord"))).as_deref(),
             Some("consumer group state wait-coord")
+        );
+        assert_eq!(
+            disconnection(&statistics(&[(1, "UP")], Some("term"))),
+            None,
+            "leaving the group at shutdown"
         );
     }
 }
