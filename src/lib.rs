@@ -14,6 +14,37 @@ pub fn shared_dir() -> PathBuf {
     repo_root().join("..").join("shared")
 }
 
+/// A directory of its own for one test, emptied first and removed when the test ends (passed or
+/// not): `<temp>/salespulse-<test>-<pid>`.
+#[derive(Debug)]
+pub struct Scratch(PathBuf);
+
+impl Scratch {
+    pub fn new(test: &str) -> Scratch {
+        let dir = std::env::temp_dir().join(format!("salespulse-{test}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("scratch directory");
+        Scratch(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// Writes `bytes` to the file `name` of the directory; returns its path.
+    pub fn write(&self, name: &str, bytes: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.0.join(name);
+        std::fs::write(&path, bytes).expect("write a scratch file");
+        path
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 /// The `salespulse` binary in the same target directory (built by `cargo build --workspace`).
 pub fn salespulse_binary() -> PathBuf {
     let mut dir = std::env::current_exe().expect("test executable path");

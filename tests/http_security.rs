@@ -18,40 +18,13 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair}
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore, StreamOwned};
-use salespulse_e2e::{free_address, http_get, salespulse_binary, wait_until};
+use salespulse_e2e::{Scratch, free_address, http_get, salespulse_binary, wait_until};
 
 const AS_OF: &str = "2026-11-25T12:00:00Z";
 const USER: &str = "prometheus";
 const PASSWORD: &str = "correct horse battery staple";
 /// Longer than any start takes; the waits end as soon as the service answers.
 const START_WAIT: Duration = Duration::from_secs(60);
-
-/// A directory of its own for each test, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(test: &str) -> Scratch {
-        let path = std::env::temp_dir().join(format!(
-            "salespulse-http-security-{}-{test}",
-            std::process::id()
-        ));
-        let _ = std::fs::remove_dir_all(&path);
-        std::fs::create_dir_all(&path).expect("scratch directory");
-        Scratch(path)
-    }
-
-    fn write(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, text).expect("write");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A CA, a server certificate for `localhost` signed by it, and a client certificate signed by
 /// it, written as PEM files into the scratch directory.
@@ -77,10 +50,10 @@ impl Certificates {
             .expect("params")
             .signed_by(&client_key, &ca)
             .expect("client certificate");
-        scratch.write("server.pem", &server.pem());
-        scratch.write("server.key", &server_key.serialize_pem());
+        scratch.write("server.pem", server.pem());
+        scratch.write("server.key", server_key.serialize_pem());
         Certificates {
-            ca: scratch.write("ca.pem", &ca.pem()),
+            ca: scratch.write("ca.pem", ca.pem()),
             client_chain: vec![client.der().clone()],
             client_key: PrivateKeyDer::from_pem_slice(client_key.serialize_pem().as_bytes())
                 .expect("client key"),
@@ -121,13 +94,13 @@ impl Service {
             .unwrap_or_default();
         let config = scratch.write(
             "salespulse.toml",
-            &format!(
+            format!(
                 "[kafka]\nbrokers = \"127.0.0.1:1\"\n\n[http]\nlisten = \"{address}\"\n\
                  {web_config_line}\n[state]\ndir = \"{}\"\n",
-                scratch.0.join("state").display()
+                scratch.path().join("state").display()
             ),
         );
-        let log = scratch.0.join("service.log");
+        let log = scratch.path().join("service.log");
         let binary = salespulse_binary();
         let arguments = [
             "run",
@@ -277,13 +250,13 @@ fn wait_healthy(service: &Service, mut get: impl FnMut() -> Option<u16>) {
 
 #[test]
 fn tls_and_basic_auth_guard_every_endpoint() {
-    let scratch = Scratch::new("tls-auth");
+    let scratch = Scratch::new("http-security-tls-auth");
     let certificates = Certificates::make(&scratch);
     // Cost 4, bcrypt's lowest: the debug build checks it quickly.
     let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt hash");
     let web_config = scratch.write(
         "web.yml",
-        &format!(
+        format!(
             "tls_server_config:\n  cert_file: server.pem\n  key_file: server.key\n  \
              min_version: TLS12\nhttp_server_config:\n  headers:\n    \
              X-Content-Type-Options: nosniff\nbasic_auth_users:\n  {USER}: '{hash}'\n"
@@ -353,7 +326,7 @@ fn tls_and_basic_auth_guard_every_endpoint() {
 
 #[test]
 fn client_certificates_are_required_when_configured() {
-    let scratch = Scratch::new("client-cert");
+    let scratch = Scratch::new("http-security-client-cert");
     let certificates = Certificates::make(&scratch);
     let web_config = scratch.write(
         "web.yml",
@@ -390,7 +363,7 @@ fn idle_and_stalled_connections_do_not_starve_a_scrape() {
     const OPEN_FILES: u32 = 128;
     const IDLE: usize = 200;
     const STALLED: usize = 3;
-    let scratch = Scratch::new("flood");
+    let scratch = Scratch::new("http-security-flood");
     let service = Service::start(
         &scratch,
         None,
@@ -459,14 +432,14 @@ fn idle_and_stalled_connections_do_not_starve_a_scrape() {
 /// (exit 2, naming the key and the file's own key), before anything starts.
 #[test]
 fn an_unusable_web_config_file_is_refused_before_start() {
-    let scratch = Scratch::new("refused");
+    let scratch = Scratch::new("http-security-refused");
     let web_config = scratch.write(
         "web.yml",
         "tls_server_config:\n  cert_file: missing.pem\n  key_file: missing.key\n",
     );
     let config = scratch.write(
         "salespulse.toml",
-        &format!(
+        format!(
             "[kafka]\nbrokers = \"127.0.0.1:1\"\n\n[http]\nweb_config_file = \"{}\"\n",
             web_config.display()
         ),

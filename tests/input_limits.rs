@@ -3,10 +3,10 @@
 //! rep id (EVENTS.md v1.1).
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use salespulse_e2e::{Sample, parse_exposition, salespulse_binary, value_of};
+use salespulse_e2e::{Sample, Scratch, parse_exposition, salespulse_binary, value_of};
 
 const AS_OF: &str = "2026-11-25T12:00:00Z";
 
@@ -23,32 +23,6 @@ const REASONS: [&str; 10] = [
     "unsupported_version",
     "too_large",
 ];
-
-/// A directory of its own for one test, removed when the test ends (passed or not).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new(name: &str) -> Scratch {
-        let dir = std::env::temp_dir().join(format!(
-            "salespulse-input-limits-{}-{name}",
-            std::process::id()
-        ));
-        std::fs::create_dir_all(&dir).expect("create scratch dir");
-        Scratch(dir)
-    }
-
-    fn write(&self, name: &str, bytes: &[u8]) -> PathBuf {
-        let path = self.0.join(name);
-        std::fs::write(&path, bytes).expect("write scratch file");
-        path
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// An activity of rep `r-ana` on `channel`, padded with an ignored `note` to exactly `len` bytes.
 fn activity(event_id: &str, channel: &str, len: usize) -> Vec<u8> {
@@ -146,7 +120,7 @@ fn attempts(samples: &[Sample], channel: &str) -> Option<f64> {
 
 #[test]
 fn the_default_limit_duplicate_keys_and_control_characters() {
-    let scratch = Scratch::new("default");
+    let scratch = Scratch::new("input-limits-default");
     let mut file = Vec::new();
     // 1: exactly 1 MiB, valid: accepted.
     file.extend(activity("at-max", "call", 1_048_576));
@@ -199,7 +173,7 @@ fn the_default_limit_duplicate_keys_and_control_characters() {
 
 #[test]
 fn the_configured_limit_applies_to_replay_lines_without_their_line_end() {
-    let scratch = Scratch::new("configured");
+    let scratch = Scratch::new("input-limits-configured");
     let config = scratch.write("salespulse.toml", b"[kafka]\nmax_message_bytes = 250\n");
     let mut file = Vec::new();
     // 250 bytes and a CRLF: the line end does not count.
@@ -225,7 +199,7 @@ fn the_configured_limit_applies_to_replay_lines_without_their_line_end() {
 
 #[test]
 fn a_100_mb_line_is_rejected_in_bounded_memory() {
-    let scratch = Scratch::new("huge");
+    let scratch = Scratch::new("input-limits-huge");
     let mut file = activity("before", "call", 200);
     file.push(b'\n');
     file.extend(activity("huge", "call", 100_000_000));

@@ -7,26 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
-use salespulse_e2e::{free_address, http_get, salespulse_binary, wait_until};
+use salespulse_e2e::{Scratch, free_address, http_get, salespulse_binary, wait_until};
 
 /// Planted in the file.
 const FILE_SECRET: &str = "Zebra-file-S3cret-7e1f";
 /// Planted in environment overrides.
 const ENV_SECRET: &str = "Zebra-env-S3cret-94ac";
 
-/// A directory of its own for each test, emptied first.
-fn scratch(test: &str) -> PathBuf {
-    let dir =
-        std::env::temp_dir().join(format!("salespulse-secrets-{test}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).expect("scratch directory");
-    dir
-}
-
-fn write_config(dir: &Path, text: &str) -> PathBuf {
-    let path = dir.join("salespulse.toml");
-    std::fs::write(&path, text).expect("write the configuration");
-    path
+fn write_config(dir: &Scratch, text: &str) -> PathBuf {
+    dir.write("salespulse.toml", text)
 }
 
 fn salespulse(args: &[&str], config: &Path, env: &[(&str, &str)]) -> Command {
@@ -98,8 +87,11 @@ fn secret_env() -> Vec<(&'static str, &'static str)> {
 
 #[test]
 fn check_config_masks_the_secrets_of_the_file_and_the_environment() {
-    let dir = scratch("check");
-    let config = write_config(&dir, &secured_config("127.0.0.1:9898", &dir.join("state")));
+    let dir = Scratch::new("secrets-check");
+    let config = write_config(
+        &dir,
+        &secured_config("127.0.0.1:9898", &dir.path().join("state")),
+    );
     let output = salespulse(&["check-config"], &config, &secret_env())
         .output()
         .expect("run check-config");
@@ -115,7 +107,6 @@ fn check_config_masks_the_secrets_of_the_file_and_the_environment() {
         assert!(text.contains(masked), "{masked} missing:\n{text}");
     }
     assert!(text.contains(r#""sasl.username" = "salespulse""#), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// Expects exit code 2 and a configuration error naming `key`; returns all that was printed.
@@ -132,8 +123,8 @@ fn refused(output: &Output, key: &str) -> String {
 
 #[test]
 fn refused_configurations_exit_2_naming_the_key_without_a_secret() {
-    let dir = scratch("refused");
-    let valid = secured_config("127.0.0.1:9898", &dir.join("state"));
+    let dir = Scratch::new("secrets-refused");
+    let valid = secured_config("127.0.0.1:9898", &dir.path().join("state"));
     let check = |text: &str, env: &[(&str, &str)]| {
         salespulse(&["check-config"], &write_config(&dir, text), env)
             .output()
@@ -197,7 +188,6 @@ fn refused_configurations_exit_2_naming_the_key_without_a_secret() {
         .expect("run salespulse demo");
     let text = refused(&output, "kafka.deadletter_topic");
     assert!(text.contains("the demo's input topics"), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// SIGTERM, then the output once the process has exited (killed if it takes over a minute).
@@ -218,9 +208,9 @@ fn stop(child: Child) -> Output {
 
 #[test]
 fn run_logs_no_secret_while_it_cannot_reach_the_brokers() {
-    let dir = scratch("run");
+    let dir = Scratch::new("secrets-run");
     let listen = free_address();
-    let config = write_config(&dir, &secured_config(&listen, &dir.join("state")));
+    let config = write_config(&dir, &secured_config(&listen, &dir.path().join("state")));
     let child = salespulse(&["run"], &config, &secret_env())
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
@@ -238,5 +228,4 @@ fn run_logs_no_secret_while_it_cannot_reach_the_brokers() {
     assert_no_secret(&text);
     assert!(text.contains("****"), "no masked property logged:\n{text}");
     assert!(text.contains("sasl.username"), "{text}");
-    std::fs::remove_dir_all(&dir).ok();
 }
