@@ -21,8 +21,7 @@ use salespulse_events::RejectReason;
 use tracing::warn;
 
 use crate::properties::creation_error;
-use crate::rebalance::error_kind;
-use crate::throttle::{Repeated, librdkafka_log};
+use crate::throttle::{Repeated, error_kind, librdkafka_log};
 
 const TRANSACTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// An abort that takes longer leaves the producer in doubt: a new producer takes over instead

@@ -22,7 +22,7 @@ use salespulse_state::Offsets;
 use crate::deadletter::DeadLetters;
 use crate::errors::Stage;
 use crate::status::Status;
-use crate::throttle::{Repeated, librdkafka_log};
+use crate::throttle::{Repeated, error_kind, librdkafka_log};
 
 const BROKER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longer than the dead-letter producer's transaction timeout (see `committed_offsets`).
@@ -280,14 +280,6 @@ fn is_refusal(error: &KafkaError) -> bool {
                 | RDKafkaErrorCode::SSL
         )
     )
-}
-
-/// What makes two errors the same for logging: librdkafka's error code, without the broker
-/// name and counts its text carries.
-pub(crate) fn error_kind(error: &KafkaError) -> String {
-    error
-        .rdkafka_error_code()
-        .map_or_else(|| error.to_string(), |code| format!("{code:?}"))
 }
 
 /// Whether the dead-letter topic exists (the consumer never creates topics by asking); an

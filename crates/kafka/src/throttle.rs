@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::KafkaError;
 use tracing::{debug, error, info, warn};
 
 /// Decides which occurrences of a repeated event get a log line.
@@ -68,6 +69,14 @@ impl Repeated {
             .unwrap_or_else(PoisonError::into_inner)
             .clear();
     }
+}
+
+/// What makes two errors the same for logging: librdkafka's error code, without the broker
+/// name and counts its text carries.
+pub(crate) fn error_kind(error: &KafkaError) -> String {
+    error
+        .rdkafka_error_code()
+        .map_or_else(|| error.to_string(), |code| format!("{code:?}"))
 }
 
 /// librdkafka's own log lines, into `tracing` under the target `librdkafka`. Its `FAIL` lines
