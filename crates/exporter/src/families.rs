@@ -1,190 +1,132 @@
 //! One function per metric family group; names, labels and HELP texts are the public API.
+//!
+//! Each family is written straight from the snapshot into the exposition text ([`writer`]), one
+//! family after the other, in a fixed order.
 
-use prometheus::Encoder;
-use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram, LabelPair, Metric, MetricFamily, MetricType,
-};
 use std::collections::BTreeMap;
 
+use prometheus::proto::MetricFamily;
 use salespulse_engine::{
-    HistogramStats, Period, RESPONSE_HISTOGRAM_BUCKETS, RepWindowStats, Snapshot, TeamWindowStats,
-    UNASSIGNED_REP, UNKNOWN, WindowInfo, decimal_to_f64,
+    HistogramStats, Period, RESPONSE_HISTOGRAM_BUCKETS, RepWindowStats, SegmentSnapshot, Snapshot,
+    TeamSnapshot, TeamWindowStats, UNASSIGNED_REP, UNKNOWN, WindowInfo, decimal_to_f64,
 };
 use salespulse_events::{Channel, EventType, IgnoreReason, RejectReason};
 
+use crate::extra::encode_families;
 use crate::selection::Selection;
+use crate::writer::{self, Buckets, Family, Kind, LabelSet};
 
-/// A metric family under construction.
-#[derive(Debug)]
-pub struct Family {
-    inner: MetricFamily,
-}
-
-impl Family {
-    pub fn gauge(name: &str, help: &str) -> Family {
-        Family::new(name, help, MetricType::GAUGE)
-    }
-
-    pub fn counter(name: &str, help: &str) -> Family {
-        Family::new(name, help, MetricType::COUNTER)
-    }
-
-    pub fn histogram(name: &str, help: &str) -> Family {
-        Family::new(name, help, MetricType::HISTOGRAM)
-    }
-
-    fn new(name: &str, help: &str, kind: MetricType) -> Family {
-        let mut inner = MetricFamily::default();
-        inner.set_name(name.to_owned());
-        inner.set_help(help.to_owned());
-        inner.set_field_type(kind);
-        Family { inner }
-    }
-
-    /// Adds a sample; `None` (a ratio with a zero denominator, C15) adds nothing.
-    pub fn sample(&mut self, labels: &[(&str, &str)], value: impl Into<Option<f64>>) {
-        let Some(value) = value.into() else {
-            return;
-        };
-        let mut metric = metric_with_labels(labels);
-        if self.inner.get_field_type() == MetricType::COUNTER {
-            let mut counter = Counter::default();
-            counter.set_value(value);
-            metric.set_counter(counter);
-        } else {
-            let mut gauge = Gauge::default();
-            gauge.set_value(value);
-            metric.set_gauge(gauge);
-        }
-        self.inner.mut_metric().push(metric);
-    }
-
-    /// Adds a histogram sample from cumulative bucket counts.
-    pub fn histogram_sample(
-        &mut self,
-        labels: &[(&str, &str)],
-        bounds: &[f64],
-        cumulative_counts: &[u64],
-        count: u64,
-        sum: f64,
-    ) {
-        let mut histogram = Histogram::default();
-        histogram.set_bucket(
-            bounds
-                .iter()
-                .zip(cumulative_counts)
-                .map(|(bound, count)| {
-                    let mut bucket = Bucket::default();
-                    bucket.set_upper_bound(*bound);
-                    bucket.set_cumulative_count(*count);
-                    bucket
-                })
-                .collect(),
-        );
-        histogram.set_sample_count(count);
-        histogram.set_sample_sum(sum);
-        let mut metric = metric_with_labels(labels);
-        metric.set_histogram(histogram);
-        self.inner.mut_metric().push(metric);
-    }
-
-    /// The finished family, or `None` when it has no sample (an empty family is not valid text).
-    pub fn finish(self) -> Option<MetricFamily> {
-        (!self.inner.get_metric().is_empty()).then_some(self.inner)
-    }
-}
-
-fn metric_with_labels(labels: &[(&str, &str)]) -> Metric {
-    Metric::from_label(
-        labels
-            .iter()
-            .map(|(name, value)| {
-                let mut pair = LabelPair::default();
-                pair.set_name((*name).to_owned());
-                pair.set_value((*value).to_owned());
-                pair
-            })
-            .collect(),
-    )
-}
-
-/// Every family of METRICS.md for `snapshot` that `selection` exports, in a fixed order.
-pub fn render(snapshot: &Snapshot, selection: &Selection) -> Vec<MetricFamily> {
-    let mut families = Vec::new();
-    window_families(snapshot, selection, &mut families);
-    rep_families(snapshot, selection, &mut families);
-    queue_families(snapshot, selection, &mut families);
-    dimension_families(snapshot, selection, &mut families);
-    team_families(snapshot, selection, &mut families);
-    company_families(snapshot, selection, &mut families);
-    pipeline_families(snapshot, &mut families);
-    families
+/// Every family of METRICS.md for `snapshot` that `selection` exports, in a fixed order,
+/// appended to `out` in the Prometheus text format 0.0.4.
+pub fn write_snapshot(snapshot: &Snapshot, selection: &Selection, out: &mut String) {
+    let render = Render::new(snapshot, selection);
+    window_families(&render, out);
+    rep_families(&render, out);
+    queue_families(&render, out);
+    dimension_families(&render, out);
+    team_families(&render, out);
+    company_families(&render, out);
+    pipeline_families(snapshot, out);
 }
 
 /// The exposition in the Prometheus text format 0.0.4, with `extra` families appended (the
 /// service adds its consumer metrics).
 pub fn encode_text(snapshot: &Snapshot, selection: &Selection, extra: Vec<MetricFamily>) -> String {
-    let mut families = render(snapshot, selection);
-    families.extend(extra);
-    let mut buffer = Vec::new();
-    // Encoding only fails on an empty family, which `Family::finish` never yields.
-    match prometheus::TextEncoder::new().encode(&families, &mut buffer) {
-        Ok(()) => String::from_utf8_lossy(&buffer).into_owned(),
+    match encode_families(&extra) {
+        Ok(extra) => {
+            let mut text = String::new();
+            write_snapshot(snapshot, selection, &mut text);
+            text.push_str(&extra);
+            text
+        }
         Err(error) => format!("# salespulse: encoding failed: {error}\n"),
     }
 }
 
-fn push(families: &mut Vec<MetricFamily>, family: Family) {
-    families.extend(family.finish());
+/// What the families of one render share: the snapshot, and the label sets that recur on many
+/// lines, rendered once.
+struct Render<'s> {
+    snapshot: &'s Snapshot,
+    selection: &'s Selection,
+    /// `period` and `window` of each window `selection` exports, with its index in
+    /// `snapshot.windows` (the index of its value in every per-window vector of the snapshot).
+    windows: Vec<(usize, LabelSet)>,
+    /// `rep` and `team` of each rep, like `snapshot.reps`.
+    reps: Vec<LabelSet>,
+}
+
+impl<'s> Render<'s> {
+    fn new(snapshot: &'s Snapshot, selection: &'s Selection) -> Render<'s> {
+        let windows = snapshot
+            .windows
+            .iter()
+            .enumerate()
+            .filter(|(_, window)| selection.exports(window.period))
+            .map(|(index, window)| {
+                let labels = [
+                    ("period", window.period.label()),
+                    ("window", window.kind.label()),
+                ];
+                (index, LabelSet::new(&labels))
+            })
+            .collect();
+        let reps = snapshot
+            .reps
+            .iter()
+            .map(|rep| LabelSet::new(&[("rep", &rep.rep), ("team", &rep.team)]))
+            .collect();
+        Render {
+            snapshot,
+            selection,
+            windows,
+            reps,
+        }
+    }
+
+    /// The exported windows' labels, each with its value in `values` (a vector indexed like
+    /// `snapshot.windows`).
+    fn windows<'a, T>(&'a self, values: &'a [T]) -> impl Iterator<Item = (&'a LabelSet, &'a T)> {
+        self.windows
+            .iter()
+            .filter_map(|(index, labels)| Some((labels, values.get(*index)?)))
+    }
+}
+
+fn gauge(out: &mut String, name: &'static str, help: &str, samples: impl FnOnce(&mut Family<'_>)) {
+    writer::family(out, name, help, Kind::Gauge, samples);
 }
 
 fn seconds_since_epoch(at: salespulse_events::Timestamp) -> f64 {
     at.timestamp() as f64 + f64::from(at.timestamp_subsec_nanos()) / 1e9
 }
 
-/// The windows `selection` exports, each with the value kept for it (vectors of a snapshot are
-/// indexed like `snapshot.windows`).
-fn selected_windows<'a, T>(
-    snapshot: &'a Snapshot,
-    selection: &'a Selection,
-    values: &'a [T],
-) -> impl Iterator<Item = (&'a WindowInfo, &'a T)> {
-    snapshot
-        .windows
-        .iter()
-        .zip(values)
-        .filter(|(window, _)| selection.exports(window.period))
-}
+type WindowValue = fn(&WindowInfo) -> f64;
 
-fn window_labels(window: &WindowInfo) -> [(&'static str, &'static str); 2] {
-    [
-        ("period", window.period.label()),
-        ("window", window.kind.label()),
-    ]
-}
-
-fn window_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
-    let mut start = Family::gauge(
-        "sales_window_start_timestamp_seconds",
-        "Start of the window's interval (Unix seconds); excluded for rolling windows.",
-    );
-    let mut end = Family::gauge(
-        "sales_window_end_timestamp_seconds",
-        "End of the window's interval (Unix seconds): as-of for current and rolling windows, the current period's start for previous ones.",
-    );
-    let mut days = Family::gauge(
-        "sales_workdays",
-        "Workdays of the whole period minus holidays (rolling: the N local dates ending today).",
-    );
-    for (window, _) in selected_windows(snapshot, selection, &snapshot.windows) {
-        let labels = window_labels(window);
-        start.sample(&labels, seconds_since_epoch(window.start));
-        end.sample(&labels, seconds_since_epoch(window.end));
-        days.sample(&labels, f64::from(window.business_days));
+fn window_families(render: &Render<'_>, out: &mut String) {
+    let families: [(&'static str, &str, WindowValue); 3] = [
+        (
+            "sales_window_start_timestamp_seconds",
+            "Start of the window's interval (Unix seconds); excluded for rolling windows.",
+            |window| seconds_since_epoch(window.start),
+        ),
+        (
+            "sales_window_end_timestamp_seconds",
+            "End of the window's interval (Unix seconds): as-of for current and rolling windows, the current period's start for previous ones.",
+            |window| seconds_since_epoch(window.end),
+        ),
+        (
+            "sales_workdays",
+            "Workdays of the whole period minus holidays (rolling: the N local dates ending today).",
+            |window| f64::from(window.business_days),
+        ),
+    ];
+    for (name, help, value) in families {
+        gauge(out, name, help, |family| {
+            for (labels, window) in render.windows(&render.snapshot.windows) {
+                family.sample(&[labels], value(window));
+            }
+        });
     }
-    push(families, start);
-    push(families, end);
-    push(families, days);
 }
 
 type RepValue = fn(&RepWindowStats) -> Option<f64>;
@@ -267,112 +209,127 @@ const REP_FAMILIES: &[(&str, &str, RepValue)] = &[
     ),
 ];
 
-fn rep_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
-    let mut attempts = Family::gauge(
+fn rep_families(render: &Render<'_>, out: &mut String) {
+    let reps = || render.snapshot.reps.iter().zip(&render.reps);
+    let channels: Vec<_> = Channel::ALL
+        .iter()
+        .map(|channel| LabelSet::new(&[("channel", channel.as_str())]))
+        .collect();
+    gauge(
+        out,
         "sales_contact_attempts",
         "Activities (calls, emails, chats) by the rep in the window.",
+        |family| {
+            for (rep, rep_labels) in reps() {
+                for (window, stats) in render.windows(&rep.windows) {
+                    for (channel, attempts) in channels.iter().zip(stats.contact_attempts) {
+                        family.count(&[rep_labels, channel, window], attempts);
+                    }
+                }
+            }
+        },
     );
-    for rep in &snapshot.reps {
-        for (window, stats) in selected_windows(snapshot, selection, &rep.windows) {
-            let [period, kind] = window_labels(window);
-            for (channel, attempts_count) in Channel::ALL.iter().zip(stats.contact_attempts) {
-                attempts.sample(
-                    &[
-                        ("rep", &rep.rep),
-                        ("team", &rep.team),
-                        ("channel", channel.as_str()),
-                        period,
-                        kind,
-                    ],
-                    attempts_count as f64,
-                );
-            }
-        }
-    }
-    push(families, attempts);
     for (name, help, value) in REP_FAMILIES {
-        let mut family = Family::gauge(name, help);
-        for rep in &snapshot.reps {
-            for (window, stats) in selected_windows(snapshot, selection, &rep.windows) {
-                let [period, kind] = window_labels(window);
-                family.sample(
-                    &[("rep", &rep.rep), ("team", &rep.team), period, kind],
-                    value(stats),
-                );
+        gauge(out, name, help, |family| {
+            for (rep, rep_labels) in reps() {
+                for (window, stats) in render.windows(&rep.windows) {
+                    family.sample(&[rep_labels, window], value(stats));
+                }
             }
-        }
-        push(families, family);
+        });
         if *name == "sales_lead_response_sla_ratio" {
-            push(families, percentile_family(snapshot, selection));
+            percentile_family(render, out);
         }
     }
 }
 
-fn percentile_family(snapshot: &Snapshot, selection: &Selection) -> Family {
-    let mut family = Family::gauge(
+fn percentile_family(render: &Render<'_>, out: &mut String) {
+    let percentiles =
+        ["50", "90", "99"].map(|percentile| LabelSet::new(&[("percentile", percentile)]));
+    gauge(
+        out,
         "sales_lead_response_seconds",
         "Nearest-rank percentile of the window's lead response times (label percentile: 50, 90, 99).",
-    );
-    for rep in &snapshot.reps {
-        for (window, stats) in selected_windows(snapshot, selection, &rep.windows) {
-            let Some(percentiles) = stats.response_percentiles else {
-                continue;
-            };
-            let [period, kind] = window_labels(window);
-            for (percentile, value) in ["50", "90", "99"].into_iter().zip(percentiles) {
-                family.sample(
-                    &[
-                        ("rep", &rep.rep),
-                        ("team", &rep.team),
-                        ("percentile", percentile),
-                        period,
-                        kind,
-                    ],
-                    value,
-                );
+        |family| {
+            for (rep, rep_labels) in render.snapshot.reps.iter().zip(&render.reps) {
+                for (window, stats) in render.windows(&rep.windows) {
+                    let Some(values) = stats.response_percentiles else {
+                        continue;
+                    };
+                    for (percentile, value) in percentiles.iter().zip(values) {
+                        family.sample(&[rep_labels, percentile, window], value);
+                    }
+                }
             }
-        }
-    }
-    family
+        },
+    );
 }
 
-fn queue_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
-    let mut awaiting = Family::gauge(
+fn queue_families(render: &Render<'_>, out: &mut String) {
+    let snapshot = render.snapshot;
+    let unassigned = snapshot.unassigned_queue.as_ref().map(|queue| {
+        let labels = LabelSet::new(&[("rep", UNASSIGNED_REP), ("team", UNKNOWN)]);
+        (labels, queue)
+    });
+    let queues = || {
+        render
+            .reps
+            .iter()
+            .zip(&snapshot.reps)
+            .map(|(labels, rep)| (labels, &rep.queue))
+            .chain(unassigned.iter().map(|(labels, queue)| (labels, *queue)))
+    };
+    gauge(
+        out,
         "sales_leads_awaiting_response",
         "Leads assigned to the rep, created and not yet touched.",
+        |family| {
+            for (labels, queue) in queues() {
+                family.count(&[labels], queue.awaiting);
+            }
+        },
     );
-    let mut oldest = Family::gauge(
+    gauge(
+        out,
         "sales_lead_oldest_awaiting_response_seconds",
         "Seconds the rep's oldest untouched lead has been waiting.",
+        |family| {
+            for (labels, queue) in queues() {
+                family.sample(&[labels], queue.oldest_wait_seconds);
+            }
+        },
     );
-    for rep in &snapshot.reps {
-        let labels = [("rep", rep.rep.as_str()), ("team", rep.team.as_str())];
-        awaiting.sample(&labels, rep.queue.awaiting as f64);
-        oldest.sample(&labels, rep.queue.oldest_wait_seconds);
-    }
-    if let Some(queue) = &snapshot.unassigned_queue {
-        let labels = [("rep", UNASSIGNED_REP), ("team", UNKNOWN)];
-        awaiting.sample(&labels, queue.awaiting as f64);
-        oldest.sample(&labels, queue.oldest_wait_seconds);
-    }
-    let mut goal = Family::gauge(
+    gauge(
+        out,
         "sales_lead_response_sla_seconds",
         "The configured lead response goal (lead_response_sla_seconds).",
+        |family| family.sample(&[], snapshot.lead_response_sla_seconds),
     );
-    goal.sample(&[], snapshot.lead_response_sla_seconds);
-    push(families, awaiting);
-    push(families, oldest);
-    push(families, goal);
-    if selection.rep_histograms {
-        push(families, rep_response_histogram(snapshot));
+    let buckets = Buckets::new(&RESPONSE_HISTOGRAM_BUCKETS);
+    if render.selection.rep_histograms {
+        rep_response_histogram(render, &buckets, out);
     }
-    push(families, team_response_histogram(snapshot));
+    team_response_histogram(snapshot, &buckets, out);
 }
 
-fn sample_histogram(family: &mut Family, labels: &[(&str, &str)], stats: &HistogramStats) {
-    family.histogram_sample(
-        labels,
-        &RESPONSE_HISTOGRAM_BUCKETS,
+fn histogram(
+    out: &mut String,
+    name: &'static str,
+    help: &str,
+    samples: impl FnOnce(&mut Family<'_>),
+) {
+    writer::family(out, name, help, Kind::Histogram, samples);
+}
+
+fn sample_histogram(
+    family: &mut Family<'_>,
+    labels: &LabelSet,
+    buckets: &Buckets,
+    stats: &HistogramStats,
+) {
+    family.histogram(
+        &[labels],
+        buckets,
         &stats.cumulative_counts,
         stats.count,
         stats.sum_seconds(),
@@ -380,25 +337,23 @@ fn sample_histogram(family: &mut Family, labels: &[(&str, &str)], stats: &Histog
 }
 
 /// `sales_lead_response_time_seconds`: per touching rep (`[export] rep_histograms`).
-fn rep_response_histogram(snapshot: &Snapshot) -> Family {
-    let mut family = Family::histogram(
+fn rep_response_histogram(render: &Render<'_>, buckets: &Buckets, out: &mut String) {
+    histogram(
+        out,
         "sales_lead_response_time_seconds",
         "Every lead response time of the touching rep, for histogram_quantile over any range.",
+        |family| {
+            for (rep, labels) in render.snapshot.reps.iter().zip(&render.reps) {
+                sample_histogram(family, labels, buckets, &rep.responses);
+            }
+        },
     );
-    for rep in &snapshot.reps {
-        sample_histogram(
-            &mut family,
-            &[("rep", &rep.rep), ("team", &rep.team)],
-            &rep.responses,
-        );
-    }
-    family
 }
 
 /// `sales_team_lead_response_time_seconds`: the same observations summed per team, always
 /// exported, so team percentiles and heatmaps cost 15 series per team and keep working when the
 /// per-rep histogram is turned off.
-fn team_response_histogram(snapshot: &Snapshot) -> Family {
+fn team_response_histogram(snapshot: &Snapshot, buckets: &Buckets, out: &mut String) {
     let mut teams: BTreeMap<&str, HistogramStats> = BTreeMap::new();
     for rep in &snapshot.reps {
         teams
@@ -406,243 +361,305 @@ fn team_response_histogram(snapshot: &Snapshot) -> Family {
             .or_default()
             .merge(&rep.responses);
     }
-    let mut family = Family::histogram(
+    histogram(
+        out,
         "sales_team_lead_response_time_seconds",
         "Every lead response time of the team's reps (the sum of their sales_lead_response_time_seconds).",
+        |family| {
+            for (team, stats) in &teams {
+                sample_histogram(family, &LabelSet::new(&[("team", team)]), buckets, stats);
+            }
+        },
     );
-    for (team, stats) in &teams {
-        sample_histogram(&mut family, &[("team", team)], stats);
-    }
-    family
 }
 
-fn dimension_families(
-    snapshot: &Snapshot,
-    selection: &Selection,
-    families: &mut Vec<MetricFamily>,
-) {
-    let mut won = Family::gauge(
-        "sales_dimension_deals_won",
-        "Won deals in the window by dimension (industry, channel, size) and value.",
-    );
-    let mut lost = Family::gauge(
-        "sales_dimension_deals_lost",
-        "Lost deals in the window by dimension (industry, channel, size) and value.",
-    );
-    let mut ratio = Family::gauge(
-        "sales_dimension_win_ratio",
-        "sales_dimension_deals_won / (won + lost).",
-    );
-    for row in &snapshot.dimensions {
-        for (window, counts) in selected_windows(snapshot, selection, &row.windows) {
-            let [period, kind] = window_labels(window);
-            let labels = [
-                ("dimension", row.dimension),
-                ("value", row.value.as_str()),
-                period,
-                kind,
-            ];
-            won.sample(&labels, counts.won as f64);
-            lost.sample(&labels, counts.lost as f64);
-            ratio.sample(&labels, counts.win_ratio());
-        }
+fn dimension_families(render: &Render<'_>, out: &mut String) {
+    let rows: Vec<_> = render
+        .snapshot
+        .dimensions
+        .iter()
+        .map(|row| {
+            let labels = [("dimension", row.dimension), ("value", row.value.as_str())];
+            (LabelSet::new(&labels), row)
+        })
+        .collect();
+    let families = [
+        (
+            "sales_dimension_deals_won",
+            "Won deals in the window by dimension (industry, channel, size) and value.",
+        ),
+        (
+            "sales_dimension_deals_lost",
+            "Lost deals in the window by dimension (industry, channel, size) and value.",
+        ),
+        (
+            "sales_dimension_win_ratio",
+            "sales_dimension_deals_won / (won + lost).",
+        ),
+    ];
+    for (index, (name, help)) in families.into_iter().enumerate() {
+        gauge(out, name, help, |family| {
+            for (labels, row) in &rows {
+                for (window, counts) in render.windows(&row.windows) {
+                    let values = [count(counts.won), count(counts.lost), counts.win_ratio()];
+                    family.sample(&[labels, window], values[index]);
+                }
+            }
+        });
     }
-    push(families, won);
-    push(families, lost);
-    push(families, ratio);
 }
 
 type TeamValue = fn(&TeamWindowStats) -> Option<f64>;
 
-fn team_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
-    let mut bdr_reps = Family::gauge("sales_bdr_reps", "Active reps with role bdr in the team.");
-    let mut ae_reps = Family::gauge("sales_ae_reps", "Active reps with role ae in the team.");
-    for team in &snapshot.teams {
-        for (window, _) in selected_windows(snapshot, selection, &snapshot.windows) {
-            let [period, kind] = window_labels(window);
-            let labels = [("team", team.team.as_str()), period, kind];
-            bdr_reps.sample(&labels, team.bdr_reps as f64);
-            ae_reps.sample(&labels, team.ae_reps as f64);
-        }
-    }
-    let windowed: [(&str, &str, TeamValue); 6] = [
+/// Team families over the team's windows, in export order after the head counts.
+const BDR_FAMILIES: [(&str, &str, TeamValue); 3] = [
+    (
+        "sales_bdr_capacity_leads",
+        "Sum over the team's active BDRs of max daily leads x business days.",
+        |s| count(s.bdr_capacity_leads),
+    ),
+    (
+        "sales_bdr_mqls",
+        "MQLs attributed to the team's active BDRs in the window (utilisation numerator).",
+        |s| count(s.bdr_mqls),
+    ),
+    (
+        "sales_bdr_capacity_utilization_ratio",
+        "sales_bdr_mqls / sales_bdr_capacity_leads (> 1 = overloaded).",
+        TeamWindowStats::bdr_utilization_ratio,
+    ),
+];
+const AE_FAMILIES: [(&str, &str, TeamValue); 3] = [
+    (
+        "sales_ae_capacity_deals",
+        "Sum over the team's active AEs of max daily deals x business days.",
+        |s| count(s.ae_capacity_deals),
+    ),
+    (
+        "sales_ae_deals_won",
+        "Deals won by the team's active AEs in the window (utilisation numerator).",
+        |s| count(s.ae_deals_won),
+    ),
+    (
+        "sales_ae_capacity_utilization_ratio",
+        "sales_ae_deals_won / sales_ae_capacity_deals.",
+        TeamWindowStats::ae_utilization_ratio,
+    ),
+];
+
+type HeadCount = fn(&TeamSnapshot) -> u64;
+
+fn team_families(render: &Render<'_>, out: &mut String) {
+    let snapshot = render.snapshot;
+    let teams: Vec<_> = snapshot
+        .teams
+        .iter()
+        .map(|team| (LabelSet::new(&[("team", team.team.as_str())]), team))
+        .collect();
+    let head_counts: [(&'static str, &str, HeadCount, _); 2] = [
         (
-            "sales_bdr_capacity_leads",
-            "Sum over the team's active BDRs of max daily leads x business days.",
-            |s| count(s.bdr_capacity_leads),
+            "sales_bdr_reps",
+            "Active reps with role bdr in the team.",
+            |team| team.bdr_reps,
+            &BDR_FAMILIES,
         ),
         (
-            "sales_bdr_mqls",
-            "MQLs attributed to the team's active BDRs in the window (utilisation numerator).",
-            |s| count(s.bdr_mqls),
-        ),
-        (
-            "sales_bdr_capacity_utilization_ratio",
-            "sales_bdr_mqls / sales_bdr_capacity_leads (> 1 = overloaded).",
-            TeamWindowStats::bdr_utilization_ratio,
-        ),
-        (
-            "sales_ae_capacity_deals",
-            "Sum over the team's active AEs of max daily deals x business days.",
-            |s| count(s.ae_capacity_deals),
-        ),
-        (
-            "sales_ae_deals_won",
-            "Deals won by the team's active AEs in the window (utilisation numerator).",
-            |s| count(s.ae_deals_won),
-        ),
-        (
-            "sales_ae_capacity_utilization_ratio",
-            "sales_ae_deals_won / sales_ae_capacity_deals.",
-            TeamWindowStats::ae_utilization_ratio,
+            "sales_ae_reps",
+            "Active reps with role ae in the team.",
+            |team| team.ae_reps,
+            &AE_FAMILIES,
         ),
     ];
-    let windowed_family = |(name, help, value): (&str, &str, TeamValue)| {
-        let mut family = Family::gauge(name, help);
-        for team in &snapshot.teams {
-            for (window, stats) in selected_windows(snapshot, selection, &team.windows) {
-                let [period, kind] = window_labels(window);
-                family.sample(&[("team", team.team.as_str()), period, kind], value(stats));
+    for (name, help, head_count, windowed) in head_counts {
+        gauge(out, name, help, |family| {
+            for (labels, team) in &teams {
+                for (window, _) in render.windows(&snapshot.windows) {
+                    family.count(&[labels, window], head_count(team));
+                }
             }
+        });
+        for (name, help, value) in windowed {
+            gauge(out, name, help, |family| {
+                for (labels, team) in &teams {
+                    for (window, stats) in render.windows(&team.windows) {
+                        family.sample(&[labels, window], value(stats));
+                    }
+                }
+            });
         }
-        family
-    };
-    let [
-        bdr_capacity,
-        bdr_mqls,
-        bdr_ratio,
-        ae_capacity,
-        ae_won,
-        ae_ratio,
-    ] = windowed.map(windowed_family);
-    for family in [
-        bdr_reps,
-        bdr_capacity,
-        bdr_mqls,
-        bdr_ratio,
-        ae_reps,
-        ae_capacity,
-        ae_won,
-        ae_ratio,
-    ] {
-        push(families, family);
     }
 }
 
-fn company_families(snapshot: &Snapshot, selection: &Selection, families: &mut Vec<MetricFamily>) {
-    let mut expense = Family::gauge(
-        "sales_sm_expense",
-        "Sales and marketing expense booked in the window, in the reporting currency.",
-    );
-    let mut new_customers = Family::gauge(
-        "sales_new_customers",
-        "Customers whose first customer_acquired is in the window.",
-    );
-    let mut cac = Family::gauge("sales_cac", "sales_sm_expense / sales_new_customers.");
-    let mut recurring = Family::gauge(
-        "sales_recurring_revenue",
-        "Recurring revenue recognised in the window, in the reporting currency.",
-    );
-    for segment in &snapshot.company.segments {
-        for (window, stats) in selected_windows(snapshot, selection, &segment.windows) {
-            let [period, kind] = window_labels(window);
-            let labels = [("segment", segment.segment.as_str()), period, kind];
-            expense.sample(&labels, decimal_to_f64(stats.sm_expense));
-            new_customers.sample(&labels, stats.new_customers as f64);
-            cac.sample(&labels, stats.cac());
-            recurring.sample(&labels, decimal_to_f64(stats.recurring_revenue));
-        }
+type SegmentValue = fn(&SegmentSnapshot) -> Option<f64>;
+
+fn company_families(render: &Render<'_>, out: &mut String) {
+    let company = &render.snapshot.company;
+    let segments: Vec<_> = company
+        .segments
+        .iter()
+        .map(|segment| {
+            (
+                LabelSet::new(&[("segment", segment.segment.as_str())]),
+                segment,
+            )
+        })
+        .collect();
+    let windowed = [
+        (
+            "sales_sm_expense",
+            "Sales and marketing expense booked in the window, in the reporting currency.",
+        ),
+        (
+            "sales_new_customers",
+            "Customers whose first customer_acquired is in the window.",
+        ),
+        ("sales_cac", "sales_sm_expense / sales_new_customers."),
+        (
+            "sales_recurring_revenue",
+            "Recurring revenue recognised in the window, in the reporting currency.",
+        ),
+    ];
+    for (index, (name, help)) in windowed.into_iter().enumerate() {
+        gauge(out, name, help, |family| {
+            for (labels, segment) in &segments {
+                for (window, stats) in render.windows(&segment.windows) {
+                    let values = [
+                        Some(decimal_to_f64(stats.sm_expense)),
+                        count(stats.new_customers),
+                        stats.cac(),
+                        Some(decimal_to_f64(stats.recurring_revenue)),
+                    ];
+                    family.sample(&[labels, window], values[index]);
+                }
+            }
+        });
     }
-    let mut magic = Family::gauge(
-        "sales_magic_number",
-        "(recurring revenue of the quarter - of the quarter before) x 4 / S&M expense of the quarter before.",
-    );
-    let quarters = if selection.exports(Period::Quarter) {
-        snapshot.company.magic_number
+    let quarters = if render.selection.exports(Period::Quarter) {
+        company.magic_number
     } else {
         [None, None]
     };
-    for (kind, value) in ["current", "previous"].into_iter().zip(quarters) {
-        magic.sample(
-            &[("segment", "all"), ("period", "quarter"), ("window", kind)],
-            value,
-        );
-    }
-    let mut customers = Family::gauge(
-        "sales_customers",
-        "Customers ever seen (acquired, or with revenue or cost), by lifetime segment.",
+    gauge(
+        out,
+        "sales_magic_number",
+        "(recurring revenue of the quarter - of the quarter before) x 4 / S&M expense of the quarter before.",
+        |family| {
+            for (kind, value) in ["current", "previous"].into_iter().zip(quarters) {
+                let labels = [("segment", "all"), ("period", "quarter"), ("window", kind)];
+                family.sample(&[&LabelSet::new(&labels)], value);
+            }
+        },
     );
-    let mut ltv = Family::gauge(
-        "sales_ltv",
-        "(Lifetime revenue - lifetime customer cost of the segment's customers) / customers.",
-    );
-    let mut ltv_to_cac = Family::gauge(
-        "sales_ltv_to_cac_ratio",
-        "sales_ltv / (lifetime S&M expense / lifetime new customers).",
-    );
-    for segment in &snapshot.company.segments {
-        let labels = [("segment", segment.segment.as_str())];
-        customers.sample(&labels, segment.customers as f64);
-        ltv.sample(&labels, segment.ltv());
-        ltv_to_cac.sample(&labels, segment.ltv_to_cac_ratio());
-    }
-    for family in [
-        expense,
-        new_customers,
-        cac,
-        recurring,
-        magic,
-        customers,
-        ltv,
-        ltv_to_cac,
-    ] {
-        push(families, family);
+    let lifetime: [(&'static str, &str, SegmentValue); 3] = [
+        (
+            "sales_customers",
+            "Customers ever seen (acquired, or with revenue or cost), by lifetime segment.",
+            |segment| count(segment.customers),
+        ),
+        (
+            "sales_ltv",
+            "(Lifetime revenue - lifetime customer cost of the segment's customers) / customers.",
+            SegmentSnapshot::ltv,
+        ),
+        (
+            "sales_ltv_to_cac_ratio",
+            "sales_ltv / (lifetime S&M expense / lifetime new customers).",
+            SegmentSnapshot::ltv_to_cac_ratio,
+        ),
+    ];
+    for (name, help, value) in lifetime {
+        gauge(out, name, help, |family| {
+            for (labels, segment) in &segments {
+                family.sample(&[labels], value(segment));
+            }
+        });
     }
 }
 
-fn pipeline_families(snapshot: &Snapshot, families: &mut Vec<MetricFamily>) {
+/// A counter with one sample per `(label value, count)`.
+fn labelled_counter<'a>(
+    out: &mut String,
+    (name, help): (&'static str, &str),
+    label: &str,
+    samples: impl IntoIterator<Item = (&'a str, &'a u64)>,
+) {
+    writer::family(out, name, help, Kind::Counter, |family| {
+        for (value, count) in samples {
+            family.count(&[&LabelSet::new(&[(label, value)])], *count);
+        }
+    });
+}
+
+fn pipeline_families(snapshot: &Snapshot, out: &mut String) {
     let counters = &snapshot.pipeline;
-    let mut accepted = Family::counter(
-        "salespulse_events_total",
-        "Events accepted (duplicates excluded), by type.",
+    labelled_counter(
+        out,
+        (
+            "salespulse_events_total",
+            "Events accepted (duplicates excluded), by type.",
+        ),
+        "type",
+        EventType::ALL
+            .iter()
+            .map(|event_type| event_type.as_str())
+            .zip(&counters.accepted),
     );
-    for (event_type, value) in EventType::ALL.iter().zip(counters.accepted) {
-        accepted.sample(&[("type", event_type.as_str())], value as f64);
+    labelled_counter(
+        out,
+        (
+            "salespulse_events_rejected_total",
+            "Input lines rejected and dead-lettered, by reason.",
+        ),
+        "reason",
+        RejectReason::ALL
+            .iter()
+            .map(|reason| reason.as_str())
+            .zip(&counters.rejected),
+    );
+    labelled_counter(
+        out,
+        (
+            "salespulse_events_ignored_total",
+            "Messages that are not events (tombstone: a null value), neither accepted nor rejected, by reason.",
+        ),
+        "reason",
+        IgnoreReason::ALL
+            .iter()
+            .map(|reason| reason.as_str())
+            .zip(&counters.ignored),
+    );
+    let unlabelled = [
+        (
+            "salespulse_events_duplicate_total",
+            "Valid events ignored because their event_id was already accepted.",
+            counters.duplicates,
+        ),
+        (
+            "salespulse_events_late_total",
+            "Events accepted although older than the start of the current week (a closed window).",
+            counters.late,
+        ),
+    ];
+    for (name, help, value) in unlabelled {
+        writer::family(out, name, help, Kind::Counter, |family| {
+            family.count(&[], value);
+        });
     }
-    let mut rejected = Family::counter(
-        "salespulse_events_rejected_total",
-        "Input lines rejected and dead-lettered, by reason.",
-    );
-    for (reason, value) in RejectReason::ALL.iter().zip(counters.rejected) {
-        rejected.sample(&[("reason", reason.as_str())], value as f64);
-    }
-    let mut ignored = Family::counter(
-        "salespulse_events_ignored_total",
-        "Messages that are not events (tombstone: a null value), neither accepted nor rejected, by reason.",
-    );
-    for (reason, value) in IgnoreReason::ALL.iter().zip(counters.ignored) {
-        ignored.sample(&[("reason", reason.as_str())], value as f64);
-    }
-    let mut duplicates = Family::counter(
-        "salespulse_events_duplicate_total",
-        "Valid events ignored because their event_id was already accepted.",
-    );
-    duplicates.sample(&[], counters.duplicates as f64);
-    let mut late = Family::counter(
-        "salespulse_events_late_total",
-        "Events accepted although older than the start of the current week (a closed window).",
-    );
-    late.sample(&[], counters.late as f64);
-    let mut last = Family::gauge(
+    gauge(
+        out,
         "salespulse_last_event_timestamp_seconds",
         "The newest occurred_at of an accepted event (Unix seconds).",
+        |family| family.sample(&[], counters.last_event.map(seconds_since_epoch)),
     );
-    last.sample(&[], counters.last_event.map(seconds_since_epoch));
-    let mut build = Family::gauge("salespulse_build_info", "Build information; always 1.");
-    build.sample(&[("version", env!("CARGO_PKG_VERSION"))], 1.0);
-    for family in [accepted, rejected, ignored, duplicates, late, last, build] {
-        push(families, family);
-    }
+    gauge(
+        out,
+        "salespulse_build_info",
+        "Build information; always 1.",
+        |family| {
+            let version = LabelSet::new(&[("version", env!("CARGO_PKG_VERSION"))]);
+            family.sample(&[&version], 1.0);
+        },
+    );
 }
 
 #[cfg(test)]

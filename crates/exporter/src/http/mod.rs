@@ -11,7 +11,6 @@ mod web_config;
 pub use server::{Limits, serve};
 pub use web_config::{WebConfig, WebConfigError};
 
-use std::io::Write;
 use std::sync::Arc;
 
 use axum::Router;
@@ -19,13 +18,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use flate2::Compression;
-use flate2::write::GzEncoder;
 
 use prometheus::proto::MetricFamily;
 use salespulse_engine::Snapshot;
 
-use crate::Selection;
+use crate::{ScrapeCache, Selection};
 
 /// What the endpoints serve.
 pub trait Exposed: Send + Sync + 'static {
@@ -41,31 +38,39 @@ pub trait Exposed: Send + Sync + 'static {
 
 const TEXT_FORMAT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
+/// A source and the exposition of the last snapshot scraped from it.
+struct Served {
+    source: Arc<dyn Exposed>,
+    scrapes: ScrapeCache,
+}
+
 /// The routes, over any [`Exposed`] source.
 pub fn router(source: Arc<dyn Exposed>) -> Router {
+    let served = Arc::new(Served {
+        source,
+        scrapes: ScrapeCache::default(),
+    });
     Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
-        .with_state(source)
+        .with_state(served)
 }
 
-/// Renders the latest published snapshot: no lock on the engine, whatever ingestion is doing.
-/// Rendering (and compressing) a large exposition takes milliseconds of CPU, so it runs on the
-/// blocking pool rather than on an async worker.
-async fn metrics(State(source): State<Arc<dyn Exposed>>, headers: HeaderMap) -> Response {
+/// Renders the latest published snapshot, or reuses its text when it was scraped before: no
+/// lock on the engine, whatever ingestion is doing. Rendering (and compressing) a large
+/// exposition takes milliseconds of CPU, so it runs on the blocking pool rather than on an async
+/// worker.
+async fn metrics(State(served): State<Arc<Served>>, headers: HeaderMap) -> Response {
     let gzip = accepts_gzip(&headers);
     let rendered = tokio::task::spawn_blocking(move || {
-        let text = crate::encode_text(
+        let source = &served.source;
+        served.scrapes.body(
             &source.snapshot(),
             source.selection(),
-            source.service_families(),
-        );
-        if gzip {
-            gzip_bytes(text.as_bytes())
-        } else {
-            Ok(text.into_bytes())
-        }
+            &source.service_families(),
+            gzip,
+        )
     })
     .await;
     let body = match rendered {
@@ -122,20 +127,12 @@ fn accepts_gzip(headers: &HeaderMap) -> bool {
     gzip.or(any).unwrap_or(false)
 }
 
-/// Fast compression: an exposition shrinks about tenfold even at level 1, and the scrape must
-/// stay cheap for the serving thread.
-fn gzip_bytes(text: &[u8]) -> std::io::Result<Vec<u8>> {
-    let mut encoder = GzEncoder::new(Vec::with_capacity(text.len() / 8), Compression::fast());
-    encoder.write_all(text)?;
-    encoder.finish()
-}
-
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn readyz(State(source): State<Arc<dyn Exposed>>) -> (StatusCode, String) {
-    match source.not_ready() {
+async fn readyz(State(served): State<Arc<Served>>) -> (StatusCode, String) {
+    match served.source.not_ready() {
         None => (StatusCode::OK, "ready\n".to_owned()),
         Some(reason) => (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -146,10 +143,6 @@ async fn readyz(State(source): State<Arc<dyn Exposed>>) -> (StatusCode, String) 
 
 #[cfg(test)]
 mod tests {
-    use std::io::Read;
-
-    use flate2::read::GzDecoder;
-
     use super::*;
 
     fn accepts(values: &[&str]) -> bool {
@@ -179,17 +172,5 @@ mod tests {
             "an explicit refusal beats the wildcard"
         );
         assert!(!accepts(&["*;q=0"]));
-    }
-
-    #[test]
-    fn gzip_round_trips() {
-        let text = "sales_deals_won{rep=\"a\"} 3\n".repeat(1000);
-        let compressed = gzip_bytes(text.as_bytes()).expect("compresses");
-        assert!(compressed.len() < text.len() / 10);
-        let mut decoded = String::new();
-        GzDecoder::new(compressed.as_slice())
-            .read_to_string(&mut decoded)
-            .expect("decompresses");
-        assert_eq!(decoded, text);
     }
 }
