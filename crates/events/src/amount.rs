@@ -13,11 +13,16 @@ use serde_json::Value;
 /// (the caller reports `negative_amount`); a negative zero comes back as plain zero, because
 /// `-0` is not negative (SEMANTICS C5).
 pub fn parse_amount(value: &Value) -> Option<Decimal> {
-    let text = match value {
-        Value::Number(number) => number.as_str(),
-        Value::String(text) => text.as_str(),
-        _ => return None,
-    };
+    match value {
+        Value::Number(number) => parse_amount_text(number.as_str()),
+        Value::String(text) => parse_amount_text(text),
+        _ => None,
+    }
+}
+
+/// [`parse_amount`] on the text of a JSON number or string, for a decoder that holds no
+/// [`Value`].
+pub(crate) fn parse_amount_text(text: &str) -> Option<Decimal> {
     let mut amount = parse_decimal_text(text)?;
     if amount.is_zero() {
         amount.set_sign_positive(true);

@@ -1,19 +1,30 @@
 //! One JSON line in, one typed [`Event`] or one [`Rejection`] out (EVENTS.md, SEMANTICS C1-C6).
+//!
+//! The line is read straight into one slot per known field, with no `serde_json::Value` tree: a
+//! flat object without escapes (what producers send) by a byte scanner ([`flat`]), anything else
+//! through serde_json member by member ([`serde_path`]), which also words every syntax error.
+//! Keys are matched without allocating and strings are borrowed from the line (or from
+//! serde_json's unescaped copy). Validation then reads the slots in the documented order, and
+//! the outcome is the one the former decoder over a `serde_json::Value` gave (its tests compare
+//! the two).
 
-use std::fmt::{self, Display};
+use std::fmt::Display;
 
 use chrono::TimeDelta;
 use rust_decimal::Decimal;
-use serde::de::{Deserialize, Deserializer, Error as _, IgnoredAny, MapAccess, Visitor};
-use serde_json::{Map, Value};
 
-use crate::amount::parse_amount;
+use crate::amount::parse_amount_text;
 use crate::model::{
     Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role, Stage,
     Timestamp,
 };
 use crate::reason::{RejectReason, Rejection};
 use crate::timestamp::parse_timestamp;
+
+#[cfg(test)]
+mod dom;
+mod flat;
+mod serde_path;
 
 /// The longest `event_id` / `rep_id`, in Unicode code points (SEMANTICS C4).
 const MAX_ID_CHARS: usize = 128;
@@ -67,17 +78,22 @@ impl Default for ValidationRules {
 /// (SEMANTICS C2) and the size limit ([`check_size`]) are the caller's job: here an empty line is
 /// `invalid_json`.
 pub fn decode(line: &[u8], rules: &ValidationRules) -> Result<Event, Rejection> {
-    if let Err(error) = std::str::from_utf8(line) {
-        return Err(reject(
+    let text = std::str::from_utf8(line).map_err(|error| {
+        reject(
             RejectReason::InvalidJson,
             format!("not valid UTF-8: {error}"),
-        ));
+        )
+    })?;
+    let mut fields = Fields::EMPTY;
+    // Declared here, set only when needed: the fields borrow from it.
+    let parsed;
+    if !flat::scan(text, &mut fields) {
+        parsed = serde_path::parse_object(text)?;
+        fields = parsed.fields();
     }
-    let map = parse_object(line)?;
-    let fields = Fields(&map);
 
-    check_schema_version(fields.get("schema_version"))?;
-    let event_id = fields.id("event_id", IdRule::Bounded)?;
+    check_schema_version(fields.get(Field::SchemaVersion))?;
+    let event_id = fields.id(Field::EventId, IdRule::Bounded)?;
     let event_type = fields.event_type()?;
     let occurred_at = fields.occurred_at()?;
     let kind = decode_kind(event_type, &fields)?;
@@ -126,86 +142,113 @@ pub fn check_clock(
     }
 }
 
-/// The top-level JSON object of a line (UTF-8 already checked), each key at most once.
-///
-/// `serde_json::Value` keeps the last of two equal keys, so a producer's `"rep_id"` written twice
-/// would silently count for one of them: the object is read member by member instead
-/// ([`UniqueKeys`]). Keys are compared after unescaping (`"a"` and `"\u0061"` are equal).
-fn parse_object(line: &[u8]) -> Result<Map<String, Value>, Rejection> {
-    let opens_an_object = line
-        .iter()
-        .find(|byte| !matches!(byte, b' ' | b'\t' | b'\n' | b'\r'))
-        == Some(&b'{');
-    if !opens_an_object {
-        return Err(match serde_json::from_slice::<IgnoredAny>(line) {
-            Ok(_) => reject(RejectReason::InvalidJson, "not a JSON object"),
-            Err(error) => reject(
-                RejectReason::InvalidJson,
-                format!("not valid JSON: {error}"),
-            ),
-        });
-    }
-    serde_json::from_slice::<UniqueKeys>(line)
-        .map(|object| object.0)
-        .map_err(|error| {
-            // The values are `Value`s, which accept anything: the only data error is ours.
-            let detail = if error.is_data() {
-                error.to_string()
-            } else {
-                format!("not valid JSON: {error}")
-            };
-            reject(RejectReason::InvalidJson, detail)
-        })
-}
+macro_rules! fields {
+    ($($variant:ident = $name:literal),+ $(,)?) => {
+        /// Every top-level field some event type reads; any other key is an ignored one.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        enum Field { $($variant),+ }
 
-/// A JSON object read member by member, refusing a key it has already seen.
-struct UniqueKeys(Map<String, Value>);
+        impl Field {
+            const COUNT: usize = [$($name),+].len();
 
-impl<'de> Deserialize<'de> for UniqueKeys {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UniqueKeysVisitor)
-    }
-}
-
-struct UniqueKeysVisitor;
-
-impl<'de> Visitor<'de> for UniqueKeysVisitor {
-    type Value = UniqueKeys;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str("a JSON object")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueKeys, A::Error> {
-        let mut map = Map::new();
-        while let Some(key) = access.next_key::<String>()? {
-            let value = access.next_value::<Value>()?;
-            if map.contains_key(&key) {
-                return Err(A::Error::custom(format_args!(
-                    "duplicate key {}",
-                    quote(&key)
-                )));
+            /// The wire spelling.
+            const fn name(self) -> &'static str {
+                match self { $(Field::$variant => $name),+ }
             }
-            map.insert(key, value);
+
+            fn parse(text: &str) -> Option<Field> {
+                match text { $($name => Some(Field::$variant),)+ _ => None }
+            }
         }
-        Ok(UniqueKeys(map))
+    };
+}
+
+fields!(
+    SchemaVersion = "schema_version",
+    EventId = "event_id",
+    Type = "type",
+    OccurredAt = "occurred_at",
+    RepId = "rep_id",
+    ContactId = "contact_id",
+    Channel = "channel",
+    Established = "established",
+    LeadId = "lead_id",
+    AppointmentId = "appointment_id",
+    ScheduledFor = "scheduled_for",
+    Source = "source",
+    Segment = "segment",
+    Reason = "reason",
+    Stage = "stage",
+    DealId = "deal_id",
+    Outcome = "outcome",
+    Amount = "amount",
+    Industry = "industry",
+    CustomerId = "customer_id",
+    Category = "category",
+    Recurring = "recurring",
+    Team = "team",
+    Role = "role",
+    MaxDailyLeads = "max_daily_leads",
+    MaxDailyDeals = "max_daily_deals",
+    Active = "active",
+    Currency = "currency",
+);
+
+/// A top-level value, as much of it as validation reads; `null` is stored as absent. Borrowed
+/// from the line, or from [`serde_path::ParsedFields`] when the line took serde_json's path.
+#[derive(Debug, Clone, Copy)]
+enum Member<'a> {
+    Bool(bool),
+    /// A number's JSON text, as serde_json keeps it with `arbitrary_precision`: amounts stay
+    /// exact decimals, and `1.0` is told from `1`.
+    Number(&'a str),
+    Text(&'a str),
+    /// An array or an object: never a valid field value, so its content is not kept.
+    Nested,
+}
+
+impl<'a> Member<'a> {
+    fn as_str(self) -> Option<&'a str> {
+        match self {
+            Member::Text(text) => Some(text),
+            _ => None,
+        }
+    }
+
+    fn as_bool(self) -> Option<bool> {
+        match self {
+            Member::Bool(flag) => Some(flag),
+            _ => None,
+        }
+    }
+
+    fn as_number(self) -> Option<&'a str> {
+        match self {
+            Member::Number(number) => Some(number),
+            _ => None,
+        }
     }
 }
 
-fn check_schema_version(value: Option<&Value>) -> Result<(), Rejection> {
+/// The top-level object: one slot per [`Field`], `None` when absent or `null`. Nothing in it is
+/// owned, so it costs nothing to drop.
+struct Fields<'a> {
+    members: [Option<Member<'a>>; Field::COUNT],
+    /// False when the line holds no byte a control character is encoded with, so that no string
+    /// of it needs searching for one.
+    may_hold_controls: bool,
+}
+
+fn check_schema_version(value: Option<Member<'_>>) -> Result<(), Rejection> {
     let Some(value) = value else {
         return Ok(());
     };
     // The number's exact JSON text (arbitrary_precision): `1.0` and `1e0` are not integers, and
     // an integer too large for i64/u64 is still an integer, so still `unsupported_version`.
-    let integer = match value {
-        Value::Number(number) => {
-            let text = number.as_str();
-            let digits = text.strip_prefix('-').unwrap_or(text);
-            (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(text)
-        }
-        _ => None,
-    };
+    let integer = value.as_number().and_then(|text| {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then_some(text)
+    });
     match integer {
         Some(SCHEMA_VERSION) => Ok(()),
         Some(other) => Err(reject(
@@ -225,11 +268,11 @@ fn check_schema_version(value: Option<&Value>) -> Result<(), Rejection> {
 fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejection> {
     Ok(match event_type {
         EventType::Activity => {
-            let rep_id = f.id("rep_id", IdRule::Bounded)?;
-            let contact_id = f.id("contact_id", IdRule::NonEmpty)?;
-            let channel = f.choice("channel", Channel::parse, Channel::ALL)?;
-            let established = f.flag("established")?;
-            let lead_id = f.opt_id("lead_id", IdRule::NonEmpty)?;
+            let rep_id = f.id(Field::RepId, IdRule::Bounded)?;
+            let contact_id = f.id(Field::ContactId, IdRule::NonEmpty)?;
+            let channel = f.choice(Field::Channel, Channel::parse, Channel::ALL)?;
+            let established = f.flag(Field::Established)?;
+            let lead_id = f.opt_id(Field::LeadId, IdRule::NonEmpty)?;
             EventKind::Activity {
                 rep_id,
                 contact_id,
@@ -239,35 +282,35 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::AppointmentSet => {
-            let rep_id = f.id("rep_id", IdRule::Bounded)?;
-            let contact_id = f.id("contact_id", IdRule::NonEmpty)?;
-            f.opt_string("appointment_id")?;
-            f.opt_string("scheduled_for")?;
+            let rep_id = f.id(Field::RepId, IdRule::Bounded)?;
+            let contact_id = f.id(Field::ContactId, IdRule::NonEmpty)?;
+            f.opt_string(Field::AppointmentId)?;
+            f.opt_string(Field::ScheduledFor)?;
             EventKind::AppointmentSet { rep_id, contact_id }
         }
         EventType::LeadCreated => {
-            let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
-            let rep_id = f.opt_id("rep_id", IdRule::Bounded)?;
-            f.opt_string("source")?;
+            let lead_id = f.id(Field::LeadId, IdRule::NonEmpty)?;
+            let rep_id = f.opt_id(Field::RepId, IdRule::Bounded)?;
+            f.opt_string(Field::Source)?;
             // Not kept today, but a segment is a label wherever it is used: checked as one.
-            f.opt_text("segment")?;
+            f.label(Field::Segment)?;
             EventKind::LeadCreated { lead_id, rep_id }
         }
         EventType::LeadAssigned => {
-            let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
-            let rep_id = f.id("rep_id", IdRule::Bounded)?;
+            let lead_id = f.id(Field::LeadId, IdRule::NonEmpty)?;
+            let rep_id = f.id(Field::RepId, IdRule::Bounded)?;
             EventKind::LeadAssigned { lead_id, rep_id }
         }
         EventType::LeadDisqualified => {
-            let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
-            let rep_id = f.opt_id("rep_id", IdRule::Bounded)?;
-            f.opt_string("reason")?;
+            let lead_id = f.id(Field::LeadId, IdRule::NonEmpty)?;
+            let rep_id = f.opt_id(Field::RepId, IdRule::Bounded)?;
+            f.opt_string(Field::Reason)?;
             EventKind::LeadDisqualified { lead_id, rep_id }
         }
         EventType::LeadQualified => {
-            let lead_id = f.id("lead_id", IdRule::NonEmpty)?;
-            let stage = f.choice("stage", Stage::parse, Stage::ALL)?;
-            let rep_id = f.opt_id("rep_id", IdRule::Bounded)?;
+            let lead_id = f.id(Field::LeadId, IdRule::NonEmpty)?;
+            let stage = f.choice(Field::Stage, Stage::parse, Stage::ALL)?;
+            let rep_id = f.opt_id(Field::RepId, IdRule::Bounded)?;
             EventKind::LeadQualified {
                 lead_id,
                 stage,
@@ -275,8 +318,8 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::DealOpened => {
-            let deal_id = f.id("deal_id", IdRule::NonEmpty)?;
-            let rep_id = f.id("rep_id", IdRule::Bounded)?;
+            let deal_id = f.id(Field::DealId, IdRule::NonEmpty)?;
+            let rep_id = f.id(Field::RepId, IdRule::Bounded)?;
             let attributes = f.deal_attributes()?;
             EventKind::DealOpened {
                 deal_id,
@@ -285,9 +328,9 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::DealClosed => {
-            let deal_id = f.id("deal_id", IdRule::NonEmpty)?;
-            let rep_id = f.id("rep_id", IdRule::Bounded)?;
-            let outcome = f.choice("outcome", Outcome::parse, Outcome::ALL)?;
+            let deal_id = f.id(Field::DealId, IdRule::NonEmpty)?;
+            let rep_id = f.id(Field::RepId, IdRule::Bounded)?;
+            let outcome = f.choice(Field::Outcome, Outcome::parse, Outcome::ALL)?;
             let attributes = f.deal_attributes()?;
             EventKind::DealClosed {
                 deal_id,
@@ -297,9 +340,9 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::CustomerAcquired => {
-            let customer_id = f.id("customer_id", IdRule::NonEmpty)?;
-            let segment = f.opt_text("segment")?;
-            f.opt_id("deal_id", IdRule::NonEmpty)?;
+            let customer_id = f.id(Field::CustomerId, IdRule::NonEmpty)?;
+            let segment = f.opt_text(Field::Segment)?;
+            f.opt_id_text(Field::DealId, IdRule::NonEmpty)?;
             EventKind::CustomerAcquired {
                 customer_id,
                 segment,
@@ -307,8 +350,12 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
         }
         EventType::Expense => {
             let amount = f.amount()?;
-            let category = f.choice("category", ExpenseCategory::parse, ExpenseCategory::ALL)?;
-            let segment = f.opt_text("segment")?;
+            let category = f.choice(
+                Field::Category,
+                ExpenseCategory::parse,
+                ExpenseCategory::ALL,
+            )?;
+            let segment = f.opt_text(Field::Segment)?;
             EventKind::Expense {
                 amount,
                 category,
@@ -316,10 +363,10 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::Revenue => {
-            let customer_id = f.id("customer_id", IdRule::NonEmpty)?;
+            let customer_id = f.id(Field::CustomerId, IdRule::NonEmpty)?;
             let amount = f.amount()?;
-            let recurring = f.flag("recurring")?;
-            let segment = f.opt_text("segment")?;
+            let recurring = f.flag(Field::Recurring)?;
+            let segment = f.opt_text(Field::Segment)?;
             EventKind::Revenue {
                 customer_id,
                 amount,
@@ -328,7 +375,7 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::CustomerCost => {
-            let customer_id = f.id("customer_id", IdRule::NonEmpty)?;
+            let customer_id = f.id(Field::CustomerId, IdRule::NonEmpty)?;
             let amount = f.amount()?;
             EventKind::CustomerCost {
                 customer_id,
@@ -336,12 +383,12 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             }
         }
         EventType::RepUpserted => {
-            let rep_id = f.id("rep_id", IdRule::Bounded)?;
-            let team = f.id("team", IdRule::NonEmpty)?;
-            let role = f.choice("role", Role::parse, Role::ALL)?;
-            let max_daily_leads = f.opt_count("max_daily_leads")?;
-            let max_daily_deals = f.opt_count("max_daily_deals")?;
-            let active = f.opt_flag("active")?.unwrap_or(true);
+            let rep_id = f.id(Field::RepId, IdRule::Bounded)?;
+            let team = f.id(Field::Team, IdRule::NonEmpty)?;
+            let role = f.choice(Field::Role, Role::parse, Role::ALL)?;
+            let max_daily_leads = f.opt_count(Field::MaxDailyLeads)?;
+            let max_daily_deals = f.opt_count(Field::MaxDailyDeals)?;
+            let active = f.opt_flag(Field::Active)?.unwrap_or(true);
             EventKind::RepUpserted {
                 rep_id,
                 team,
@@ -370,7 +417,7 @@ fn check_money(
         | EventKind::CustomerCost { amount, .. } => Some(*amount),
         _ => None,
     };
-    // parse_amount turns -0 into 0, so `-0` passes.
+    // parse_amount_text turns -0 into 0, so `-0` passes.
     if amount.is_some_and(|amount| amount < Decimal::ZERO) {
         return Err(reject(
             RejectReason::NegativeAmount,
@@ -389,10 +436,10 @@ fn check_money(
     if !carries_money {
         return Ok(());
     }
-    match fields.get("currency") {
+    match fields.get(Field::Currency) {
         None => Ok(()),
-        Some(Value::String(currency)) if *currency == rules.reporting_currency => Ok(()),
-        Some(Value::String(currency)) => Err(reject(
+        Some(Member::Text(currency)) if *currency == rules.reporting_currency => Ok(()),
+        Some(Member::Text(currency)) => Err(reject(
             RejectReason::ForeignCurrency,
             format!(
                 "`currency` {} is not the reporting currency {:?}",
@@ -416,66 +463,79 @@ enum IdRule {
     NonEmpty,
 }
 
-/// The top-level object, with `null` read as absent.
-struct Fields<'a>(&'a Map<String, Value>);
-
 impl<'a> Fields<'a> {
-    fn get(&self, name: &str) -> Option<&'a Value> {
-        self.0.get(name).filter(|value| !value.is_null())
+    const EMPTY: Self = Fields {
+        members: [None; Field::COUNT],
+        may_hold_controls: true,
+    };
+
+    fn get(&self, field: Field) -> Option<Member<'a>> {
+        self.members[field as usize]
     }
 
-    fn required(&self, name: &str) -> Result<&'a Value, Rejection> {
-        self.get(name).ok_or_else(|| {
+    fn required(&self, field: Field) -> Result<Member<'a>, Rejection> {
+        self.get(field).ok_or_else(|| {
             reject(
                 RejectReason::MissingField,
-                format!("missing field `{name}`"),
+                format!("missing field `{}`", field.name()),
             )
         })
     }
 
-    fn id(&self, name: &str, rule: IdRule) -> Result<String, Rejection> {
-        check_id(name, self.required(name)?, rule)
+    fn id(&self, field: Field, rule: IdRule) -> Result<String, Rejection> {
+        let text = self.check_id(field, self.required(field)?, rule)?;
+        Ok(text.to_owned())
     }
 
-    fn opt_id(&self, name: &str, rule: IdRule) -> Result<Option<String>, Rejection> {
-        self.get(name)
-            .map(|value| check_id(name, value, rule))
+    fn opt_id(&self, field: Field, rule: IdRule) -> Result<Option<String>, Rejection> {
+        Ok(self.opt_id_text(field, rule)?.map(str::to_owned))
+    }
+
+    /// [`Fields::opt_id`], borrowed: for an identifier that is checked but not kept.
+    fn opt_id_text(&self, field: Field, rule: IdRule) -> Result<Option<&'a str>, Rejection> {
+        self.get(field)
+            .map(|value| self.check_id(field, value, rule))
             .transpose()
     }
 
     /// An optional string of any content, e.g. `scheduled_for` (only its type is checked).
-    fn opt_string(&self, name: &str) -> Result<Option<&'a str>, Rejection> {
-        match self.get(name) {
+    fn opt_string(&self, field: Field) -> Result<Option<&'a str>, Rejection> {
+        match self.get(field) {
             None => Ok(None),
-            Some(Value::String(text)) => Ok(Some(text)),
-            Some(_) => Err(invalid(name, "must be a string")),
+            Some(Member::Text(text)) => Ok(Some(text)),
+            Some(_) => Err(invalid(field, "must be a string")),
         }
     }
 
     /// An optional free-text dimension, exported as a label: `""` means missing (SEMANTICS
     /// C17, C21).
-    fn opt_text(&self, name: &str) -> Result<Option<String>, Rejection> {
-        let text = self.opt_string(name)?;
+    fn opt_text(&self, field: Field) -> Result<Option<String>, Rejection> {
+        Ok(self.label(field)?.map(str::to_owned))
+    }
+
+    /// [`Fields::opt_text`], borrowed: for a label that is checked but not kept.
+    fn label(&self, field: Field) -> Result<Option<&'a str>, Rejection> {
+        let text = self.opt_string(field)?;
         if let Some(text) = text {
-            check_no_control_characters(name, text)?;
+            self.check_no_control_characters(field, text)?;
         }
-        Ok(text.filter(|text| !text.is_empty()).map(str::to_owned))
+        Ok(text.filter(|text| !text.is_empty()))
     }
 
     fn event_type(&self) -> Result<EventType, Rejection> {
-        match self.required("type")? {
-            Value::String(text) => EventType::parse(text).ok_or_else(|| {
+        match self.required(Field::Type)? {
+            Member::Text(text) => EventType::parse(text).ok_or_else(|| {
                 reject(
                     RejectReason::UnknownType,
                     format!("unknown `type` {}", quote(text)),
                 )
             }),
-            _ => Err(invalid("type", "must be a string")),
+            _ => Err(invalid(Field::Type, "must be a string")),
         }
     }
 
     fn occurred_at(&self) -> Result<Timestamp, Rejection> {
-        let value = self.required("occurred_at")?;
+        let value = self.required(Field::OccurredAt)?;
         value.as_str().and_then(parse_timestamp).ok_or_else(|| {
             reject(
                 RejectReason::BadTimestamp,
@@ -487,58 +547,60 @@ impl<'a> Fields<'a> {
     /// A required, case-sensitive enumeration.
     fn choice<T: Display>(
         &self,
-        name: &str,
+        field: Field,
         parse: fn(&str) -> Option<T>,
         all: &[T],
     ) -> Result<T, Rejection> {
-        self.required(name)?
+        self.required(field)?
             .as_str()
             .and_then(parse)
             .ok_or_else(|| {
                 let names: Vec<String> = all.iter().map(ToString::to_string).collect();
-                invalid(name, &format!("must be one of {}", names.join(", ")))
+                invalid(field, &format!("must be one of {}", names.join(", ")))
             })
     }
 
-    fn flag(&self, name: &str) -> Result<bool, Rejection> {
-        check_flag(name, self.required(name)?)
+    fn flag(&self, field: Field) -> Result<bool, Rejection> {
+        check_flag(field, self.required(field)?)
     }
 
-    fn opt_flag(&self, name: &str) -> Result<Option<bool>, Rejection> {
-        self.get(name)
-            .map(|value| check_flag(name, value))
+    fn opt_flag(&self, field: Field) -> Result<Option<bool>, Rejection> {
+        self.get(field)
+            .map(|value| check_flag(field, value))
             .transpose()
     }
 
-    fn opt_count(&self, name: &str) -> Result<Option<u64>, Rejection> {
-        self.get(name)
+    fn opt_count(&self, field: Field) -> Result<Option<u64>, Rejection> {
+        self.get(field)
             .map(|value| {
                 // JSON `-0` is the integer 0 (C5 treats `-0` as not negative, too).
-                value
-                    .as_u64()
-                    .or_else(|| (value.as_number()?.as_str() == "-0").then_some(0))
-                    .ok_or_else(|| invalid(name, "must be a non-negative integer"))
+                // What `serde_json::Number::as_u64` does with `arbitrary_precision`.
+                let number = value.as_number();
+                number
+                    .and_then(|text| text.parse().ok())
+                    .or_else(|| (number? == "-0").then_some(0))
+                    .ok_or_else(|| invalid(field, "must be a non-negative integer"))
             })
             .transpose()
     }
 
     fn amount(&self) -> Result<Decimal, Rejection> {
-        check_amount(self.required("amount")?)
+        check_amount(self.required(Field::Amount)?)
     }
 
     fn opt_amount(&self) -> Result<Option<Decimal>, Rejection> {
-        self.get("amount").map(check_amount).transpose()
+        self.get(Field::Amount).map(check_amount).transpose()
     }
 
     /// A deal's dimensions; an empty string counts as missing (C17), for the amount too.
     fn deal_attributes(&self) -> Result<DealAttributes, Rejection> {
-        let amount = match self.get("amount") {
-            Some(Value::String(text)) if text.is_empty() => None,
+        let amount = match self.get(Field::Amount) {
+            Some(Member::Text("")) => None,
             _ => self.opt_amount()?,
         };
-        let industry = self.opt_text("industry")?;
-        let channel = self.opt_text("channel")?;
-        let segment = self.opt_text("segment")?;
+        let industry = self.opt_text(Field::Industry)?;
+        let channel = self.opt_text(Field::Channel)?;
+        let segment = self.opt_text(Field::Segment)?;
         Ok(DealAttributes {
             amount,
             industry,
@@ -546,53 +608,78 @@ impl<'a> Fields<'a> {
             segment,
         })
     }
-}
 
-fn check_id(name: &str, value: &Value, rule: IdRule) -> Result<String, Rejection> {
-    let text = value.as_str().unwrap_or_default();
-    match rule {
-        IdRule::Bounded if !(1..=MAX_ID_CHARS).contains(&text.chars().count()) => Err(invalid(
-            name,
-            &format!("must be a string of 1-{MAX_ID_CHARS} characters"),
-        )),
-        IdRule::NonEmpty if text.is_empty() => Err(invalid(name, "must be a non-empty string")),
-        IdRule::Bounded | IdRule::NonEmpty => {
-            check_no_control_characters(name, text)?;
-            Ok(text.to_owned())
+    fn check_id(
+        &self,
+        field: Field,
+        value: Member<'a>,
+        rule: IdRule,
+    ) -> Result<&'a str, Rejection> {
+        let text = value.as_str().unwrap_or_default();
+        // A code point takes at least one byte: most ids need no counting.
+        let bounded = !text.is_empty()
+            && (text.len() <= MAX_ID_CHARS || text.chars().count() <= MAX_ID_CHARS);
+        match rule {
+            IdRule::Bounded if !bounded => Err(invalid(
+                field,
+                &format!("must be a string of 1-{MAX_ID_CHARS} characters"),
+            )),
+            IdRule::NonEmpty if text.is_empty() => {
+                Err(invalid(field, "must be a non-empty string"))
+            }
+            IdRule::Bounded | IdRule::NonEmpty => {
+                self.check_no_control_characters(field, text)?;
+                Ok(text)
+            }
         }
     }
-}
 
-/// Identifiers become label values and map keys: a control character (C0, DEL or C1, what
-/// [`char::is_control`] names) would make an exposition line or a log line ambiguous, and JSON
-/// lets one in escaped (`\u0000`), so it is refused after unescaping.
-fn check_no_control_characters(name: &str, text: &str) -> Result<(), Rejection> {
-    if text.chars().any(char::is_control) {
-        return Err(invalid(
-            name,
-            "must not contain control characters (U+0000-U+001F, U+007F-U+009F)",
-        ));
+    /// Identifiers become label values and map keys: a control character (C0, DEL or C1, what
+    /// [`char::is_control`] names) would make an exposition line or a log line ambiguous, and JSON
+    /// lets one in escaped (`\u0000`), so it is refused after unescaping.
+    fn check_no_control_characters(&self, field: Field, text: &str) -> Result<(), Rejection> {
+        // In UTF-8, U+0080-U+009F are 0xC2 then a continuation byte: a text with no 0xC2 byte and
+        // no ASCII control byte has no control character, and the characters are decoded only
+        // when it might.
+        let might_have_control = self.may_hold_controls
+            && text
+                .bytes()
+                .any(|byte| byte.is_ascii_control() || byte == 0xC2);
+        if might_have_control && text.chars().any(char::is_control) {
+            return Err(invalid(
+                field,
+                "must not contain control characters (U+0000-U+001F, U+007F-U+009F)",
+            ));
+        }
+        Ok(())
     }
-    Ok(())
 }
 
-fn check_flag(name: &str, value: &Value) -> Result<bool, Rejection> {
+fn check_flag(field: Field, value: Member<'_>) -> Result<bool, Rejection> {
     value
         .as_bool()
-        .ok_or_else(|| invalid(name, "must be true or false"))
+        .ok_or_else(|| invalid(field, "must be true or false"))
 }
 
-fn check_amount(value: &Value) -> Result<Decimal, Rejection> {
-    parse_amount(value)
-        .ok_or_else(|| invalid("amount", "must be a JSON number or a decimal string"))
+fn check_amount(value: Member<'_>) -> Result<Decimal, Rejection> {
+    let text = match value {
+        Member::Number(text) => Some(text),
+        Member::Text(text) => Some(text),
+        Member::Bool(_) | Member::Nested => None,
+    };
+    text.and_then(parse_amount_text)
+        .ok_or_else(|| invalid(Field::Amount, "must be a JSON number or a decimal string"))
 }
 
 fn reject(reason: RejectReason, detail: impl Into<String>) -> Rejection {
     Rejection::new(reason, detail)
 }
 
-fn invalid(name: &str, what: &str) -> Rejection {
-    reject(RejectReason::InvalidField, format!("`{name}` {what}"))
+fn invalid(field: Field, what: &str) -> Rejection {
+    reject(
+        RejectReason::InvalidField,
+        format!("`{}` {what}", field.name()),
+    )
 }
 
 /// Quotes untrusted text for a detail message, cut to a readable length.
@@ -610,7 +697,7 @@ fn quote(text: &str) -> String {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use serde_json::json;
+    use serde_json::{Value, json};
     use std::str::FromStr;
 
     fn rules() -> ValidationRules {

@@ -1,34 +1,87 @@
 //! The `occurred_at` grammar (SEMANTICS C3).
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc};
 
 use crate::model::Timestamp;
 
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)` into UTC, keeping the nanoseconds (extra
 /// fraction digits are truncated).
 ///
-/// chrono's RFC 3339 parser decides the calendar (month 13, Feb 30, hour 24 are rejected), but
-/// it is more lenient than the contract in two ways, so the shape is checked here first: it
-/// accepts second `60` (a leap second, which would silently become `:59.999…+1s`) and a
-/// Unicode minus sign (U+2212) in the offset. `t` or a space for `T` and `z` for `Z` are
-/// tolerated, as chrono does.
+/// The shape is checked here, then every number is read from its fixed place and chrono decides
+/// which dates and times exist (month 13, Feb 30, hour 24 and offsets from ±24:00 are rejected),
+/// as its RFC 3339 parser does: that parser is more lenient than the contract (it accepts second
+/// `60`, a leap second that would silently become `:59.999…+1s`, and a Unicode minus sign
+/// (U+2212) in the offset) and costs more than the rest of decoding a line. `t` or a space for
+/// `T` and `z` for `Z` are tolerated, as chrono does.
 pub fn parse_timestamp(text: &str) -> Option<Timestamp> {
-    if !has_contract_shape(text.as_bytes()) {
+    let bytes = text.as_bytes();
+    if !has_contract_shape(bytes) {
         return None;
     }
-    let parsed = DateTime::parse_from_rfc3339(text).ok()?;
-    // Belt and braces: chrono encodes a leap second as a nanosecond value of 1e9 or more.
-    if parsed.nanosecond() >= 1_000_000_000 {
-        return None;
-    }
-    Some(parsed.with_timezone(&Utc))
+    let (head, rest) = bytes.split_at(HEAD.len());
+    let date = NaiveDate::from_ymd_opt(
+        i32::try_from(digits(&head[0..4])).ok()?,
+        digits(&head[5..7]),
+        digits(&head[8..10]),
+    )?;
+    let (fraction, offset) = match rest.strip_prefix(b".") {
+        Some(after_dot) => {
+            after_dot.split_at(after_dot.iter().take_while(|b| b.is_ascii_digit()).count())
+        }
+        None => (&[][..], rest),
+    };
+    let time = NaiveTime::from_hms_nano_opt(
+        digits(&head[11..13]),
+        digits(&head[14..16]),
+        digits(&head[17..19]),
+        nanoseconds(fraction),
+    )?;
+    let offset = match offset {
+        [sign, h1, h2, b':', m1, m2] => {
+            let (hours, minutes) = (digits(&[*h1, *h2]), digits(&[*m1, *m2]));
+            if minutes >= 60 {
+                return None;
+            }
+            // Refuses ±24:00 and beyond.
+            let seconds = i32::try_from(hours * 3600 + minutes * 60).ok()?;
+            FixedOffset::east_opt(if *sign == b'-' { -seconds } else { seconds })?
+        }
+        _ => FixedOffset::east_opt(0)?,
+    };
+    let utc = date.and_time(time).checked_sub_offset(offset)?;
+    Some(Utc.from_utc_datetime(&utc))
+}
+
+/// `d` = ASCII digit, `T` = date/time separator, anything else must match literally.
+const HEAD: &[u8; 19] = b"dddd-dd-ddTdd:dd:dd";
+
+/// The value of a run of ASCII digits (the shape is checked first).
+fn digits(text: &[u8]) -> u32 {
+    text.iter()
+        .fold(0, |value, digit| value * 10 + u32::from(digit - b'0'))
+}
+
+/// A fraction of a second: its first nine digits, the later ones cut, as chrono does.
+fn nanoseconds(fraction: &[u8]) -> u32 {
+    let kept = &fraction[..fraction.len().min(9)];
+    let scale = [
+        1,
+        10,
+        100,
+        1_000,
+        10_000,
+        100_000,
+        1_000_000,
+        10_000_000,
+        100_000_000,
+        1_000_000_000,
+    ];
+    digits(kept) * scale[9 - kept.len()]
 }
 
 /// Checks the character classes of the grammar, not the ranges (chrono checks those), except
 /// for the leap second that chrono accepts.
 fn has_contract_shape(bytes: &[u8]) -> bool {
-    // `d` = ASCII digit, `T` = date/time separator, anything else must match literally.
-    const HEAD: &[u8; 19] = b"dddd-dd-ddTdd:dd:dd";
     let Some((head, mut rest)) = bytes.split_at_checked(HEAD.len()) else {
         return false;
     };
@@ -57,7 +110,9 @@ fn has_contract_shape(bytes: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
+    use chrono::{DateTime, Timelike};
+    use proptest::prelude::*;
+    use proptest::sample::select;
 
     fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> Timestamp {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s)
@@ -171,5 +226,38 @@ mod tests {
             parse_timestamp("9999-12-31T23:59:59+23:59"),
             Some(utc(9999, 12, 31, 0, 0, 59))
         );
+    }
+
+    /// What chrono's RFC 3339 parser makes of a text of the contract's shape.
+    fn chrono_reading(text: &str) -> Option<Timestamp> {
+        let parsed = DateTime::parse_from_rfc3339(text).ok()?;
+        (has_contract_shape(text.as_bytes()) && parsed.nanosecond() < 1_000_000_000)
+            .then(|| parsed.with_timezone(&Utc))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+
+        /// Reading the numbers by hand decides as chrono does, calendar and ranges included.
+        #[test]
+        fn reads_as_chrono_does(
+            date in (0..10_000u32, 0..20u32, 0..40u32),
+            time in (0..30u32, 0..70u32, 0..70u32),
+            separator in select(&["T", "t", " "][..]),
+            fraction in proptest::option::of("[0-9]{1,12}"),
+            offset in prop_oneof![
+                select(&["Z", "z"][..]).prop_map(str::to_owned),
+                (select(&["+", "-"][..]), 0..30u32, 0..100u32)
+                    .prop_map(|(sign, hours, minutes)| format!("{sign}{hours:02}:{minutes:02}")),
+            ],
+        ) {
+            let (year, month, day) = date;
+            let (hour, minute, second) = time;
+            let fraction = fraction.map(|digits| format!(".{digits}")).unwrap_or_default();
+            let text = format!(
+                "{year:04}-{month:02}-{day:02}{separator}{hour:02}:{minute:02}:{second:02}{fraction}{offset}"
+            );
+            prop_assert_eq!(parse_timestamp(&text), chrono_reading(&text), "{}", text);
+        }
     }
 }
