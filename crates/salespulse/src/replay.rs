@@ -1,50 +1,116 @@
 //! `salespulse replay`: the engine over a JSON-lines file, printed as one exposition.
+//!
+//! Memory does not depend on the file's length: each line is decoded, applied and dropped before
+//! the next is read. Without `--as-of`, "now" is the newest valid `occurred_at`, which the engine
+//! needs before the first line (its windows hang on it), so the input is then read twice: once
+//! for that instant, once to apply.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
 
 use anyhow::Context;
 use salespulse_config::Config;
 use salespulse_engine::{Engine, IngestOutcome, Settings};
-use salespulse_events::{Event, Rejection, Timestamp, check_size, decode};
+use salespulse_events::{Rejection, Timestamp, check_size, decode};
 
 /// How much of an oversized line is read at a time while skipping it.
 const SKIP_CHUNK_BYTES: u64 = 64 * 1024;
 
-/// Reads every line, decides "as of" (C28), feeds the engine in file order and prints the
-/// exposition to stdout; rejected lines are reported on stderr.
+/// The read buffer of each pass: large enough that reading costs few system calls.
+const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Decides "as of" (C28), feeds the engine in file order and prints the exposition to stdout;
+/// rejected lines are reported on stderr.
 pub fn run(events: &Path, config: &Config, as_of: Option<Timestamp>) -> anyhow::Result<()> {
     let settings = config.engine_settings();
-    // Decode once; the clock check and de-duplication happen in the engine, in file order.
-    let decoded = read_decoded(events, &settings)?;
-    let as_of = as_of
-        .or_else(|| {
-            decoded
-                .iter()
-                .filter_map(|(_, result)| result.as_ref().ok())
-                .map(|event| event.occurred_at)
-                .max()
-        })
-        .unwrap_or_else(chrono::Utc::now);
+    let engine = match as_of {
+        Some(as_of) => apply_all(open(events)?, &settings, as_of)?,
+        None => {
+            let mut input = rewindable(events)?;
+            let as_of = latest_occurred_at(&input, &settings)
+                .context("reading the events for the newest `occurred_at`")?
+                .unwrap_or_else(chrono::Utc::now);
+            input.rewind().context("rewinding the events")?;
+            apply_all(input, &settings, as_of)?
+        }
+    };
+    let exposition =
+        salespulse_exporter::encode_text(&engine.snapshot(), &config.export, Vec::new());
+    io::stdout()
+        .lock()
+        .write_all(exposition.as_bytes())
+        .context("writing the exposition to stdout")?;
+    Ok(())
+}
 
-    let mut engine = Engine::new(settings, as_of);
-    let mut stderr = std::io::stderr().lock();
-    for (line_number, result) in decoded {
-        let outcome = match result {
+/// The events to read once: the file, or standard input for `-`.
+fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+    if path.as_os_str() == "-" {
+        Ok(Box::new(io::stdin().lock()))
+    } else {
+        Ok(Box::new(open_file(path)?))
+    }
+}
+
+fn open_file(path: &Path) -> anyhow::Result<File> {
+    File::open(path).with_context(|| format!("cannot open {}", path.display()))
+}
+
+/// The events in a file that can be read twice: a regular file as it is; standard input, a pipe
+/// or a FIFO (which can be read only once) copied first into an anonymous temporary file in the
+/// system's temporary directory, gone when the process ends.
+fn rewindable(path: &Path) -> anyhow::Result<File> {
+    if path.as_os_str() == "-" {
+        return spool(io::stdin().lock());
+    }
+    let file = open_file(path)?;
+    let is_regular = file
+        .metadata()
+        .with_context(|| format!("cannot read the metadata of {}", path.display()))?
+        .is_file();
+    if is_regular { Ok(file) } else { spool(file) }
+}
+
+fn spool(mut input: impl Read) -> anyhow::Result<File> {
+    let mut spooled = tempfile::tempfile().context("creating a temporary file for the events")?;
+    io::copy(&mut input, &mut spooled).context("copying the events to a temporary file")?;
+    spooled
+        .rewind()
+        .context("rewinding the temporary file of the events")?;
+    Ok(spooled)
+}
+
+/// The first pass without `--as-of`: the newest `occurred_at` of a line that decodes, so of
+/// exactly the events the second pass offers the engine. Each event is dropped once read.
+fn latest_occurred_at(input: impl Read, settings: &Settings) -> io::Result<Option<Timestamp>> {
+    let mut latest = None;
+    for_each_line(input, settings.max_event_bytes, |_, line| {
+        if let Ok(event) = line.and_then(|line| decode(line, &settings.validation)) {
+            latest = latest.max(Some(event.occurred_at));
+        }
+        Ok(())
+    })?;
+    Ok(latest)
+}
+
+/// Feeds every line to an engine whose clock is `as_of`, in file order (the clock check and
+/// de-duplication happen in the engine), reporting each rejected line on stderr.
+fn apply_all(input: impl Read, settings: &Settings, as_of: Timestamp) -> anyhow::Result<Engine> {
+    let mut engine = Engine::new(settings.clone(), as_of);
+    let mut stderr = BufWriter::new(io::stderr().lock());
+    for_each_line(input, settings.max_event_bytes, |line_number, line| {
+        let outcome = match line.and_then(|line| decode(line, &settings.validation)) {
             Ok(event) => engine.ingest_event(event),
             Err(rejection) => engine.record_rejection(rejection),
         };
         if let IngestOutcome::Rejected(rejection) = outcome {
             writeln!(stderr, "line {line_number}: rejected: {rejection}")?;
         }
-    }
-    let exposition =
-        salespulse_exporter::encode_text(&engine.snapshot(), &config.export, Vec::new());
-    std::io::stdout()
-        .lock()
-        .write_all(exposition.as_bytes())
-        .context("writing the exposition to stdout")?;
-    Ok(())
+        Ok(())
+    })?;
+    stderr.flush()?;
+    Ok(engine)
 }
 
 /// C2: empty or whitespace-only lines are skipped, not rejected.
@@ -52,34 +118,27 @@ fn is_blank(line: &[u8]) -> bool {
     line.iter().all(u8::is_ascii_whitespace)
 }
 
-/// Every line but the blank ones, with its 1-based number, decoded as it is read. The size limit
-/// comes first (`too_large`, even for a line of spaces), as for a Kafka message; a line that is
-/// not UTF-8 is rejected by the decoder, not here.
-fn read_decoded(
-    path: &Path,
-    settings: &Settings,
-) -> anyhow::Result<Vec<(usize, Result<Event, Rejection>)>> {
-    let reader: Box<dyn Read> = if path.as_os_str() == "-" {
-        Box::new(std::io::stdin().lock())
-    } else {
-        Box::new(
-            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
-        )
-    };
-    let mut reader = BufReader::new(reader);
+/// Calls `visit` with every line but the blank ones and its 1-based number: the line, or its
+/// rejection when it is longer than `max_event_bytes`. The size limit comes first (`too_large`,
+/// even for a line of spaces), as for a Kafka message; a line that is not UTF-8 is rejected by
+/// the decoder, not here.
+fn for_each_line(
+    input: impl Read,
+    max_event_bytes: usize,
+    mut visit: impl FnMut(usize, Result<&[u8], Rejection>) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, input);
     let mut line = Vec::new();
-    let mut decoded = Vec::new();
     let mut line_number = 0;
-    while let Some(len) = read_line(&mut reader, &mut line, settings.max_event_bytes)? {
+    while let Some(len) = read_line(&mut reader, &mut line, max_event_bytes)? {
         line_number += 1;
-        let result = match check_size(len, settings.max_event_bytes) {
-            Err(rejection) => Err(rejection),
-            Ok(()) if is_blank(&line) => continue,
-            Ok(()) => decode(&line, &settings.validation),
-        };
-        decoded.push((line_number, result));
+        match check_size(len, max_event_bytes) {
+            Err(rejection) => visit(line_number, Err(rejection))?,
+            Ok(()) if is_blank(&line) => {}
+            Ok(()) => visit(line_number, Ok(&line))?,
+        }
     }
-    Ok(decoded)
+    Ok(())
 }
 
 /// Reads the next line into `line`, without its `\n` or `\r\n`, and returns its length; `None`
@@ -148,6 +207,7 @@ fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<(usize, Option<u8>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use salespulse_events::parse_timestamp;
 
     /// Every line of `input` as read with a limit of `max_bytes`: its length, and its bytes when
     /// they fit.
@@ -211,5 +271,96 @@ mod tests {
         let mut input = vec![b'z'; 12 + 65_535];
         input.extend_from_slice(b"\r\n");
         assert_eq!(lines(&input, 10), vec![(12 + 65_535, None)]);
+    }
+
+    fn activity(event_id: &str, occurred_at: &str) -> String {
+        format!(
+            r#"{{"event_id":"{event_id}","type":"activity","occurred_at":"{occurred_at}","rep_id":"r-ana","contact_id":"c-1","channel":"call","established":true}}"#
+        )
+    }
+
+    fn instant(text: &str) -> Option<Timestamp> {
+        Some(parse_timestamp(text).expect("a valid timestamp"))
+    }
+
+    /// Every line `for_each_line` visits: its number, and its bytes or its rejection reason.
+    fn visited(input: &str, max_event_bytes: usize) -> Vec<(usize, Result<String, String>)> {
+        let mut seen = Vec::new();
+        for_each_line(input.as_bytes(), max_event_bytes, |number, line| {
+            let line = line
+                .map(|line| String::from_utf8_lossy(line).into_owned())
+                .map_err(|rejection| rejection.reason.to_string());
+            seen.push((number, line));
+            Ok(())
+        })
+        .expect("reads");
+        seen
+    }
+
+    #[test]
+    fn lines_keep_their_numbers_and_blank_ones_are_skipped() {
+        assert_eq!(
+            visited("a\n\n  \r\n123456\r\nb\r\n      \nc", 5),
+            vec![
+                (1, Ok("a".to_owned())),
+                (4, Err("too_large".to_owned())),
+                (5, Ok("b".to_owned())),
+                // Six spaces: too large, not blank.
+                (6, Err("too_large".to_owned())),
+                (7, Ok("c".to_owned())),
+            ]
+        );
+    }
+
+    #[test]
+    fn the_newest_occurred_at_counts_only_lines_that_decode() {
+        let settings = Settings {
+            max_event_bytes: 200,
+            ..Settings::default()
+        };
+        let too_large = format!(
+            r#"{{"event_id":"big","type":"activity","occurred_at":"2026-12-31T00:00:00Z","rep_id":"r-ana","contact_id":"{}","channel":"call","established":true}}"#,
+            "c".repeat(100)
+        );
+        assert!(too_large.len() > 200);
+        let input = [
+            activity("a-1", "2026-11-24T09:00:00Z"),
+            // Later, but with no `contact_id`: rejected, so it does not count.
+            r#"{"event_id":"bad","type":"activity","occurred_at":"2026-12-30T00:00:00Z","rep_id":"r-ana","channel":"call","established":true}"#.to_owned(),
+            too_large,
+            String::new(),
+            // An offset: 2026-11-25T09:30:00Z, the newest valid instant.
+            activity("a-2", "2026-11-25T04:30:00-05:00"),
+            activity("a-3", "2026-11-25T09:00:00Z"),
+        ]
+        .join("\n");
+        assert_eq!(
+            latest_occurred_at(input.as_bytes(), &settings).expect("reads"),
+            instant("2026-11-25T09:30:00Z")
+        );
+        assert_eq!(
+            latest_occurred_at(&b"\n{}\n"[..], &settings).expect("reads"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_newest_occurred_at_is_found_on_any_line() {
+        // About 150 bytes a line: 5,000 lines are more than twice the read buffer.
+        for newest_at in [0, 2_500, 4_999] {
+            let input: String = (0..5_000)
+                .map(|n| {
+                    let day = if n == newest_at { 26 } else { 24 };
+                    activity(&format!("a-{n}"), &format!("2026-11-{day}T09:00:00Z")) + "\n"
+                })
+                .collect();
+            assert!(input.len() > 2 * READ_BUFFER_BYTES);
+            assert_eq!(
+                latest_occurred_at(input.as_bytes(), &Settings::default()).expect("reads"),
+                instant("2026-11-26T09:00:00Z"),
+                "newest on line {}",
+                newest_at + 1
+            );
+        }
     }
 }
