@@ -23,6 +23,14 @@ const FIXED_CONSUMER_PROPERTIES: &[(&str, &str)] = &[
     ("enable.partition.eof", "false"),
 ];
 
+/// Consumer settings chosen by measurement, which `[kafka.properties]` may override.
+/// librdkafka stops fetching for `fetch.queue.backoff.ms` (its default: 1 s) whenever the
+/// consumer queue holds `queued.min.messages` (100,000, counted over all partitions together).
+/// While catching up, `run` drains that in well under a second and then waits out the rest:
+/// with the default, a consume-only loop on the local broker read 0.24 million messages/s and
+/// `run` waited for messages a third of the time; with 10 ms, 1 million/s and no waiting.
+const DEFAULT_CONSUMER_PROPERTIES: &[(&str, &str)] = &[("fetch.queue.backoff.ms", "10")];
+
 /// Everything the pipeline needs.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
@@ -65,6 +73,11 @@ impl PipelineConfig {
         config
             .set("group.id", &self.kafka.group_id)
             .set("statistics.interval.ms", "1000");
+        for (key, value) in DEFAULT_CONSUMER_PROPERTIES {
+            if !self.kafka.properties.contains_key(*key) {
+                config.set(*key, *value);
+            }
+        }
         for (key, value) in FIXED_CONSUMER_PROPERTIES {
             if self
                 .kafka
@@ -142,5 +155,54 @@ impl Pipeline {
         };
         info!(brokers = %config.kafka.brokers, group = %config.kafka.group_id, topics = ?config.kafka.topics, "consuming");
         IngestLoop::new(&config, start, checkpointer, clock, status)?.run(shutdown)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline_config(properties: &[(&str, &str)]) -> PipelineConfig {
+        PipelineConfig {
+            kafka: KafkaConfig {
+                properties: properties
+                    .iter()
+                    .map(|&(key, value)| (key.to_owned(), value.to_owned()))
+                    .collect(),
+                ..KafkaConfig::default()
+            },
+            as_of: None,
+            settings: Settings::default(),
+            checkpoints: None,
+        }
+    }
+
+    #[test]
+    fn the_consumer_gets_the_tuned_fetch_backoff_unless_the_properties_set_one() {
+        let config = pipeline_config(&[("client.id", "sp-1")]).consumer_config();
+        assert_eq!(config.get("fetch.queue.backoff.ms"), Some("10"));
+        assert_eq!(config.get("client.id"), Some("sp-1"));
+
+        let config = pipeline_config(&[("fetch.queue.backoff.ms", "250")]).consumer_config();
+        assert_eq!(config.get("fetch.queue.backoff.ms"), Some("250"));
+    }
+
+    #[test]
+    fn the_dead_letter_producer_gets_no_consumer_default() {
+        let config = pipeline_config(&[]).client_config();
+        assert_eq!(config.get("fetch.queue.backoff.ms"), None);
+    }
+
+    #[test]
+    fn the_fixed_consumer_properties_win_over_the_properties() {
+        let config = pipeline_config(&[
+            ("enable.auto.commit", "true"),
+            ("auto.offset.reset", "latest"),
+        ])
+        .consumer_config();
+        assert_eq!(config.get("enable.auto.commit"), Some("false"));
+        assert_eq!(config.get("auto.offset.reset"), Some("earliest"));
+        assert_eq!(config.get("enable.auto.offset.store"), Some("false"));
+        assert_eq!(config.get("enable.partition.eof"), Some("false"));
     }
 }

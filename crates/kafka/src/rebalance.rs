@@ -3,7 +3,7 @@
 //! librdkafka statistics (consumer lag).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,14 +42,75 @@ pub(crate) struct PartitionPlan {
     pub(crate) committed: i64,
 }
 
-/// The assigned partitions by topic (so that the per-message lookup borrows the topic name
-/// instead of allocating a key), and the offsets the engine state covers, of every partition
-/// it has seen, assigned or not: what a checkpoint records and where a re-assigned partition
+/// How far the ingestion loop got in one assigned partition. The loop writes it for every
+/// message without the assignment's lock (see [`AppliedOffsets`]); commits, revocations and
+/// readiness read it under the lock. Atomic only because the consumer context must be `Sync`:
+/// writer and readers all run on the ingestion thread (the callbacks inside `poll`), so
+/// `Relaxed` suffices.
+#[derive(Debug)]
+struct Progress {
+    /// The next offset to apply.
+    applied: AtomicI64,
+    /// Cleared when the partition's plan goes (revoked, or replaced by a new assignment): a
+    /// loop still holding this must look the partition up again.
+    current: AtomicBool,
+}
+
+impl Progress {
+    fn starting_at(applied: i64) -> Progress {
+        Progress {
+            applied: AtomicI64::new(applied),
+            current: AtomicBool::new(true),
+        }
+    }
+
+    fn applied(&self) -> i64 {
+        self.applied.load(Ordering::Relaxed)
+    }
+
+    fn set_applied(&self, next: i64) {
+        self.applied.store(next, Ordering::Relaxed);
+    }
+
+    fn is_current(&self) -> bool {
+        self.current.load(Ordering::Relaxed)
+    }
+
+    fn retire(&self) {
+        self.current.store(false, Ordering::Relaxed);
+    }
+}
+
+/// An assigned partition: its plan, with the applied offset kept where the loop writes it.
+#[derive(Debug)]
+struct Assigned {
+    commit_floor: i64,
+    ready_at: i64,
+    committed: i64,
+    progress: Arc<Progress>,
+}
+
+impl Assigned {
+    fn plan(&self) -> PartitionPlan {
+        PartitionPlan {
+            commit_floor: self.commit_floor,
+            ready_at: self.ready_at,
+            applied: self.progress.applied(),
+            committed: self.committed,
+        }
+    }
+}
+
+/// The assigned partitions by topic (so that a lookup borrows the topic name instead of
+/// allocating a key), and the offsets the engine state covers, of every partition it has
+/// seen, assigned or not: what a checkpoint records and where a re-assigned partition
 /// continues.
 #[derive(Debug, Default)]
 pub(crate) struct Partitions {
-    plans: HashMap<String, HashMap<i32, PartitionPlan>>,
-    covered: Offsets,
+    assigned: HashMap<String, HashMap<i32, Assigned>>,
+    /// The covered offsets of the partitions not assigned now; an assigned partition's is its
+    /// applied offset, folded in here when it is revoked.
+    unassigned: Offsets,
     /// Set when partitions were revoked since the last checkpoint.
     pub(crate) revoked: bool,
 }
@@ -58,9 +119,13 @@ impl Partitions {
     /// Starts from the offsets a restored checkpoint covers.
     pub(crate) fn covering(covered: Offsets) -> Partitions {
         Partitions {
-            covered,
+            unassigned: covered,
             ..Partitions::default()
         }
+    }
+
+    fn assigned(&self, topic: &str, partition: i32) -> Option<&Assigned> {
+        self.assigned.get(topic)?.get(&partition)
     }
 
     /// Records that the message before `next` of a partition is applied; returns the partition's
@@ -70,62 +135,101 @@ impl Partitions {
         topic: &str,
         partition: i32,
         next: i64,
-    ) -> Option<&mut PartitionPlan> {
-        match self.covered.get_mut(topic) {
+    ) -> Option<PartitionPlan> {
+        if let Some(assigned) = self.assigned(topic, partition) {
+            assigned.progress.set_applied(next);
+            return Some(assigned.plan());
+        }
+        match self.unassigned.get_mut(topic) {
             Some(partitions) => {
                 partitions.insert(partition, next);
             }
             None => {
-                self.covered
+                self.unassigned
                     .entry(topic.to_owned())
                     .or_default()
                     .insert(partition, next);
             }
         }
-        let plan = self.plans.get_mut(topic)?.get_mut(&partition)?;
-        plan.applied = next;
-        Some(plan)
+        None
     }
 
     /// The offsets the engine state covers.
-    pub(crate) fn covered(&self) -> &Offsets {
-        &self.covered
+    pub(crate) fn covered(&self) -> Offsets {
+        let mut covered = self.unassigned.clone();
+        for (topic, partitions) in &self.assigned {
+            let offsets = covered.entry(topic.clone()).or_default();
+            for (partition, assigned) in partitions {
+                offsets.insert(*partition, assigned.progress.applied());
+            }
+        }
+        covered
     }
 
     fn covered_offset(&self, topic: &str, partition: i32) -> Option<i64> {
-        self.covered.get(topic)?.get(&partition).copied()
-    }
-
-    fn get(&self, topic: &str, partition: i32) -> Option<&PartitionPlan> {
-        self.plans.get(topic)?.get(&partition)
-    }
-
-    fn insert(&mut self, topic: String, partition: i32, plan: PartitionPlan) {
-        self.plans.entry(topic).or_default().insert(partition, plan);
-    }
-
-    fn remove(&mut self, topic: &str, partition: i32) {
-        if let Some(partitions) = self.plans.get_mut(topic) {
-            partitions.remove(&partition);
+        match self.assigned(topic, partition) {
+            Some(assigned) => Some(assigned.progress.applied()),
+            None => self.unassigned.get(topic)?.get(&partition).copied(),
         }
     }
 
-    pub(crate) fn plans(&self) -> impl Iterator<Item = &PartitionPlan> {
-        self.plans.values().flat_map(HashMap::values)
+    fn get(&self, topic: &str, partition: i32) -> Option<PartitionPlan> {
+        self.assigned(topic, partition).map(Assigned::plan)
+    }
+
+    /// Assigns a partition; from then on the state covers it up to `plan.applied`.
+    fn insert(&mut self, topic: String, partition: i32, plan: PartitionPlan) {
+        if let Some(partitions) = self.unassigned.get_mut(&topic) {
+            partitions.remove(&partition);
+        }
+        let assigned = Assigned {
+            commit_floor: plan.commit_floor,
+            ready_at: plan.ready_at,
+            committed: plan.committed,
+            progress: Arc::new(Progress::starting_at(plan.applied)),
+        };
+        if let Some(replaced) = self
+            .assigned
+            .entry(topic)
+            .or_default()
+            .insert(partition, assigned)
+        {
+            replaced.progress.retire();
+        }
+    }
+
+    fn remove(&mut self, topic: &str, partition: i32) {
+        let Some(removed) = self
+            .assigned
+            .get_mut(topic)
+            .and_then(|partitions| partitions.remove(&partition))
+        else {
+            return;
+        };
+        removed.progress.retire();
+        self.unassigned
+            .entry(topic.to_owned())
+            .or_default()
+            .insert(partition, removed.progress.applied());
+    }
+
+    pub(crate) fn plans(&self) -> impl Iterator<Item = PartitionPlan> {
+        self.assigned
+            .values()
+            .flat_map(HashMap::values)
+            .map(Assigned::plan)
     }
 
     /// The applied offsets not committed yet: never below the committed offset, so the group's
     /// position does not move back while state is rebuilt.
     fn uncommitted(&self) -> TopicPartitionList {
         let mut offsets = TopicPartitionList::new();
-        for (topic, partitions) in &self.plans {
-            for (partition, plan) in partitions {
-                if plan.applied > plan.committed
-                    && let Err(error) = offsets.add_partition_offset(
-                        topic,
-                        *partition,
-                        Offset::Offset(plan.applied),
-                    )
+        for (topic, partitions) in &self.assigned {
+            for (partition, assigned) in partitions {
+                let applied = assigned.progress.applied();
+                if applied > assigned.committed
+                    && let Err(error) =
+                        offsets.add_partition_offset(topic, *partition, Offset::Offset(applied))
                 {
                     warn!(%error, %topic, partition, "cannot list an offset to commit");
                 }
@@ -136,13 +240,13 @@ impl Partitions {
 
     fn mark_committed(&mut self, offsets: &TopicPartitionList) {
         for element in offsets.elements() {
-            if let (Offset::Offset(offset), Some(plan)) = (
+            if let (Offset::Offset(offset), Some(assigned)) = (
                 element.offset(),
-                self.plans
+                self.assigned
                     .get_mut(element.topic())
                     .and_then(|partitions| partitions.get_mut(&element.partition())),
             ) {
-                plan.committed = plan.committed.max(offset);
+                assigned.committed = assigned.committed.max(offset);
             }
         }
     }
@@ -151,6 +255,70 @@ impl Partitions {
 /// The current assignment, written by the rebalance callback, read by the ingestion loop (the
 /// callback runs inside `poll` on the ingestion thread, so the lock is never contended).
 pub(crate) type Assignment = Arc<Mutex<Partitions>>;
+
+/// The partition of the last message, with what the loop needs of it.
+#[derive(Debug)]
+struct LastPartition {
+    topic: String,
+    partition: i32,
+    commit_floor: i64,
+    progress: Arc<Progress>,
+}
+
+/// Where the ingestion loop records the applied offsets. Messages come in runs of one
+/// partition (librdkafka hands over each fetched batch whole), so most find their partition
+/// in `last` and need neither the assignment's lock nor a lookup by topic name.
+#[derive(Debug)]
+pub(crate) struct AppliedOffsets {
+    assignment: Assignment,
+    last: Option<LastPartition>,
+}
+
+impl AppliedOffsets {
+    pub(crate) fn new(assignment: Assignment) -> AppliedOffsets {
+        AppliedOffsets {
+            assignment,
+            last: None,
+        }
+    }
+
+    /// Records that the message before `next` of a partition is applied; returns whether it
+    /// lies below the partition's commit floor, i.e. was applied and, if rejected,
+    /// dead-lettered before this assignment.
+    pub(crate) fn record(&mut self, topic: &str, partition: i32, next: i64) -> bool {
+        match &self.last {
+            Some(last)
+                if last.partition == partition
+                    && last.progress.is_current()
+                    && last.topic == topic =>
+            {
+                last.progress.set_applied(next);
+                next <= last.commit_floor
+            }
+            _ => self.record_looking_up(topic, partition, next),
+        }
+    }
+
+    #[cold]
+    fn record_looking_up(&mut self, topic: &str, partition: i32, next: i64) -> bool {
+        let mut partitions = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        partitions.applied(topic, partition, next);
+        self.last = partitions
+            .assigned(topic, partition)
+            .map(|assigned| LastPartition {
+                topic: topic.to_owned(),
+                partition,
+                commit_floor: assigned.commit_floor,
+                progress: Arc::clone(&assigned.progress),
+            });
+        self.last
+            .as_ref()
+            .is_some_and(|last| next <= last.commit_floor)
+    }
+}
 
 /// librdkafka callbacks of the service's consumer.
 pub(crate) struct ServiceContext {
@@ -538,7 +706,6 @@ impl ServiceContext {
             }
             // From now on the state covers this partition up to `start` (nothing, when it
             // rebuilds), so a checkpoint records every assigned partition.
-            assignment.applied(&topic, partition, start);
             assignment.insert(
                 topic,
                 partition,
@@ -666,7 +833,7 @@ mod tests {
 
         assert_eq!(
             partitions.covered(),
-            &Offsets::from([
+            Offsets::from([
                 ("t".to_owned(), BTreeMap::from([(0, 5), (1, 9)])),
                 ("u".to_owned(), BTreeMap::from([(0, 2)])),
             ])
@@ -687,14 +854,14 @@ mod tests {
 
         assert_eq!(partitions.applied("t", 0, 5), None);
         assert_eq!(partitions.applied("t", 0, 7), None);
-        assert_eq!(partitions.covered(), &offsets(&[("t", 0, 7)]));
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 7)]));
 
         // A new partition of a known topic, and a new topic.
         assert_eq!(partitions.applied("t", 3, 1), None);
         assert_eq!(partitions.applied("u", 2, 4), None);
         assert_eq!(
             partitions.covered(),
-            &offsets(&[("t", 0, 7), ("t", 3, 1), ("u", 2, 4)])
+            offsets(&[("t", 0, 7), ("t", 3, 1), ("u", 2, 4)])
         );
         assert_eq!(partitions.covered_offset("t", 0), Some(7));
         assert_eq!(partitions.covered_offset("u", 2), Some(4));
@@ -721,14 +888,14 @@ mod tests {
             applied: 4,
             committed: 2,
         };
-        assert_eq!(partitions.applied("t", 0, 4).copied(), Some(expected));
-        assert_eq!(partitions.get("t", 0), Some(&expected));
-        assert_eq!(partitions.covered(), &offsets(&[("t", 0, 4)]));
+        assert_eq!(partitions.applied("t", 0, 4), Some(expected));
+        assert_eq!(partitions.get("t", 0), Some(expected));
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 4)]));
 
         // Another partition of the same topic is not assigned.
         assert_eq!(partitions.applied("t", 1, 6), None);
         assert_eq!(partitions.get("t", 1), None);
-        assert_eq!(partitions.covered(), &offsets(&[("t", 0, 4), ("t", 1, 6)]));
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 4), ("t", 1, 6)]));
     }
 
     #[test]
@@ -739,14 +906,14 @@ mod tests {
         partitions.insert("u".to_owned(), 0, plan(3, 0));
         partitions.applied("t", 0, 5);
 
-        assert_eq!(partitions.get("t", 0), Some(&plan(5, 0)));
-        assert_eq!(partitions.get("t", 1), Some(&plan(2, 0)));
-        assert_eq!(partitions.get("u", 0), Some(&plan(3, 0)));
+        assert_eq!(partitions.get("t", 0), Some(plan(5, 0)));
+        assert_eq!(partitions.get("t", 1), Some(plan(2, 0)));
+        assert_eq!(partitions.get("u", 0), Some(plan(3, 0)));
         assert_eq!(partitions.get("t", 2), None);
         assert_eq!(partitions.get("v", 0), None);
 
         partitions.insert("t".to_owned(), 1, plan(8, 6));
-        assert_eq!(partitions.get("t", 1), Some(&plan(8, 6)));
+        assert_eq!(partitions.get("t", 1), Some(plan(8, 6)));
         assert_eq!(partitions.plans().count(), 3);
 
         partitions.remove("t", 0);
@@ -755,8 +922,8 @@ mod tests {
         partitions.remove("v", 0);
 
         assert_eq!(partitions.get("t", 0), None);
-        assert_eq!(partitions.get("t", 1), Some(&plan(8, 6)));
-        assert_eq!(partitions.get("u", 0), Some(&plan(3, 0)));
+        assert_eq!(partitions.get("t", 1), Some(plan(8, 6)));
+        assert_eq!(partitions.get("u", 0), Some(plan(3, 0)));
         assert_eq!(partitions.plans().count(), 2);
         // A re-assigned partition continues where the state stops.
         assert_eq!(partitions.covered_offset("t", 0), Some(5));
@@ -826,7 +993,7 @@ mod tests {
         partitions.mark_committed(&list(&[("t", 0, Offset::Offset(9))]));
         assert_eq!(
             partitions.get("t", 0),
-            Some(&PartitionPlan {
+            Some(PartitionPlan {
                 committed: 9,
                 ..plan(9, 5)
             })
@@ -841,7 +1008,7 @@ mod tests {
             partitions.get("t", 0).map(|plan| plan.commit_floor),
             Some(5)
         );
-        assert_eq!(partitions.get("t", 1), Some(&plan(3, 3)));
+        assert_eq!(partitions.get("t", 1), Some(plan(3, 3)));
     }
 
     #[test]
@@ -879,14 +1046,17 @@ mod tests {
             ("v", 0, Offset::Offset(10)),
         ]));
 
-        assert_eq!(partitions.get("t", 0), Some(&plan(9, 5)));
-        assert_eq!(partitions.get("t", 1), Some(&plan(9, 5)));
-        assert_eq!(partitions.get("t", 2), Some(&plan(9, 5)));
+        assert_eq!(partitions.get("t", 0), Some(plan(9, 5)));
+        assert_eq!(partitions.get("t", 1), Some(plan(9, 5)));
+        assert_eq!(partitions.get("t", 2), Some(plan(9, 5)));
         // Unassigned partitions get no plan, and their covered offsets stay.
         assert_eq!(partitions.get("t", 3), None);
         assert_eq!(partitions.get("v", 0), None);
         assert_eq!(partitions.plans().count(), 3);
-        assert_eq!(partitions.covered(), &offsets(&[("v", 0, 3)]));
+        assert_eq!(
+            partitions.covered(),
+            offsets(&[("t", 0, 9), ("t", 1, 9), ("t", 2, 9), ("v", 0, 3)])
+        );
     }
 
     #[test]
@@ -908,6 +1078,127 @@ mod tests {
         partitions.revoked = true;
         exercise(&mut partitions);
         assert!(partitions.revoked);
+    }
+
+    fn assignment_of(plans: &[(&str, i32, PartitionPlan)]) -> Assignment {
+        let mut partitions = Partitions::default();
+        for &(topic, partition, plan) in plans {
+            partitions.insert(topic.to_owned(), partition, plan);
+        }
+        Arc::new(Mutex::new(partitions))
+    }
+
+    fn plan_of(assignment: &Assignment, topic: &str, partition: i32) -> Option<PartitionPlan> {
+        assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(topic, partition)
+    }
+
+    #[test]
+    fn recorded_offsets_move_the_plan_and_say_whether_below_the_commit_floor() {
+        // Committed up to 5 at assignment: offsets 2, 3 and 4 (next 3, 4, 5) were forwarded.
+        let assignment = assignment_of(&[("t", 0, plan(2, 5))]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+
+        assert!(applied.record("t", 0, 3));
+        assert!(applied.record("t", 0, 4));
+        assert!(applied.record("t", 0, 5));
+        assert!(!applied.record("t", 0, 6));
+        assert!(!applied.record("t", 0, 7));
+
+        assert_eq!(
+            plan_of(&assignment, "t", 0),
+            Some(PartitionPlan {
+                applied: 7,
+                ..plan(2, 5)
+            })
+        );
+        let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(
+            listed(&partitions.uncommitted()),
+            [("t".to_owned(), 0, Offset::Offset(7))]
+        );
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 7)]));
+    }
+
+    #[test]
+    fn interleaved_partitions_each_move_their_own_plan() {
+        let assignment = assignment_of(&[
+            ("t", 0, plan(0, 0)),
+            ("t", 1, plan(10, 0)),
+            ("u", 0, plan(20, 25)),
+        ]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+
+        assert!(!applied.record("t", 0, 1));
+        assert!(!applied.record("t", 1, 11));
+        // Same partition number, another topic.
+        assert!(applied.record("u", 0, 21));
+        assert!(!applied.record("t", 0, 2));
+        assert!(applied.record("u", 0, 22));
+
+        assert_eq!(
+            plan_of(&assignment, "t", 0).map(|plan| plan.applied),
+            Some(2)
+        );
+        assert_eq!(
+            plan_of(&assignment, "t", 1).map(|plan| plan.applied),
+            Some(11)
+        );
+        assert_eq!(
+            plan_of(&assignment, "u", 0).map(|plan| plan.applied),
+            Some(22)
+        );
+    }
+
+    #[test]
+    fn after_a_revocation_the_partition_is_recorded_as_covered_only() {
+        let assignment = assignment_of(&[("t", 0, plan(3, 10))]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        assert!(applied.record("t", 0, 4));
+
+        assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove("t", 0);
+
+        // No plan any more, so no commit floor: not forwarded before.
+        assert!(!applied.record("t", 0, 5));
+        let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(partitions.get("t", 0), None);
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 5)]));
+        assert_eq!(partitions.uncommitted().count(), 0);
+    }
+
+    #[test]
+    fn a_reassigned_partition_is_recorded_in_its_new_plan() {
+        let assignment = assignment_of(&[("t", 0, plan(0, 10))]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        assert!(applied.record("t", 0, 1));
+
+        // Assigned again, now with nothing committed.
+        assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert("t".to_owned(), 0, plan(1, 0));
+
+        assert!(!applied.record("t", 0, 2));
+        assert_eq!(plan_of(&assignment, "t", 0), Some(plan(2, 0)));
+    }
+
+    #[test]
+    fn an_unassigned_partition_is_recorded_as_covered_and_never_forwarded_before() {
+        let assignment = assignment_of(&[("t", 0, plan(0, 0))]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+
+        assert!(!applied.record("t", 9, 3));
+        assert!(!applied.record("t", 9, 4));
+        assert!(!applied.record("t", 0, 1));
+
+        let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(partitions.get("t", 9), None);
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 1), ("t", 9, 4)]));
     }
 
     fn statistics(brokers: &[(i32, &str)], group_state: Option<&str>) -> Statistics {
