@@ -4,21 +4,36 @@
 //! the next is read. Without `--as-of`, "now" is the newest valid `occurred_at`, which the engine
 //! needs before the first line (its windows hang on it), so the input is then read twice: once
 //! for that instant, once to apply.
+//!
+//! Applying uses both cores: one thread reads and decodes, the other applies, in file order
+//! (decoding is about a third of the work, the engine the rest). A bounded channel of batches
+//! between them keeps memory constant.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::Context;
 use salespulse_config::Config;
 use salespulse_engine::{Engine, IngestOutcome, Settings};
-use salespulse_events::{Rejection, Timestamp, check_size, decode};
+use salespulse_events::{Event, Rejection, Timestamp, check_size, decode};
 
 /// How much of an oversized line is read at a time while skipping it.
 const SKIP_CHUNK_BYTES: u64 = 64 * 1024;
 
 /// The read buffer of each pass: large enough that reading costs few system calls.
 const READ_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Lines decoded per batch sent to the engine's thread: enough that the channel costs little per
+/// line, few enough (about a megabyte of events) that memory stays small.
+const DECODED_BATCH_LINES: usize = 4096;
+
+/// Batches decoded ahead of the engine at most.
+const DECODED_BATCHES_AHEAD: usize = 4;
+
+/// A decoded line and its 1-based number.
+type Decoded = (usize, Result<Event, Rejection>);
 
 /// Decides "as of" (C28), feeds the engine in file order and prints the exposition to stdout;
 /// rejected lines are reported on stderr.
@@ -37,6 +52,9 @@ pub fn run(events: &Path, config: &Config, as_of: Option<Timestamp>) -> anyhow::
     };
     let exposition =
         salespulse_exporter::encode_text(&engine.snapshot(), &config.export, Vec::new());
+    // The process ends right after: freeing millions of facts one by one would cost about a
+    // tenth of the whole replay for nothing.
+    std::mem::forget(engine);
     io::stdout()
         .lock()
         .write_all(exposition.as_bytes())
@@ -45,9 +63,9 @@ pub fn run(events: &Path, config: &Config, as_of: Option<Timestamp>) -> anyhow::
 }
 
 /// The events to read once: the file, or standard input for `-`.
-fn open(path: &Path) -> anyhow::Result<Box<dyn Read>> {
+fn open(path: &Path) -> anyhow::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
-        Ok(Box::new(io::stdin().lock()))
+        Ok(Box::new(io::stdin()))
     } else {
         Ok(Box::new(open_file(path)?))
     }
@@ -95,22 +113,75 @@ fn latest_occurred_at(input: impl Read, settings: &Settings) -> io::Result<Optio
 }
 
 /// Feeds every line to an engine whose clock is `as_of`, in file order (the clock check and
-/// de-duplication happen in the engine), reporting each rejected line on stderr.
-fn apply_all(input: impl Read, settings: &Settings, as_of: Timestamp) -> anyhow::Result<Engine> {
+/// de-duplication happen in the engine), reporting each rejected line on stderr. A second thread
+/// reads and decodes while this one applies.
+fn apply_all(
+    input: impl Read + Send,
+    settings: &Settings,
+    as_of: Timestamp,
+) -> anyhow::Result<Engine> {
     let mut engine = Engine::new(settings.clone(), as_of);
-    let mut stderr = BufWriter::new(io::stderr().lock());
-    for_each_line(input, settings.max_event_bytes, |line_number, line| {
-        let outcome = match line.and_then(|line| decode(line, &settings.validation)) {
-            Ok(event) => engine.ingest_event(event),
-            Err(rejection) => engine.record_rejection(rejection),
-        };
-        if let IngestOutcome::Rejected(rejection) = outcome {
-            writeln!(stderr, "line {line_number}: rejected: {rejection}")?;
+    let (sender, receiver) = sync_channel(DECODED_BATCHES_AHEAD);
+    std::thread::scope(|scope| {
+        let decoder = scope.spawn(|| decode_all(input, settings, sender));
+        let applied = apply_decoded(&mut engine, receiver);
+        let decoded = decoder
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        // A failed read ends the batches early: that error is the one to report.
+        decoded?;
+        applied
+    })?;
+    Ok(engine)
+}
+
+/// The decoding thread: sends every line, decoded or rejected, in batches; stops early when the
+/// engine's side has hung up (it failed).
+fn decode_all(
+    input: impl Read,
+    settings: &Settings,
+    sender: SyncSender<Vec<Decoded>>,
+) -> io::Result<()> {
+    let mut batch = Vec::with_capacity(DECODED_BATCH_LINES);
+    let hung_up = || io::Error::other("the engine stopped");
+    let read = for_each_line(input, settings.max_event_bytes, |line_number, line| {
+        batch.push((
+            line_number,
+            line.and_then(|line| decode(line, &settings.validation)),
+        ));
+        if batch.len() == DECODED_BATCH_LINES {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(DECODED_BATCH_LINES));
+            sender.send(full).map_err(|_| hung_up())?;
         }
         Ok(())
-    })?;
-    stderr.flush()?;
-    Ok(engine)
+    });
+    match read {
+        // The engine's side reports its own error.
+        Err(error) if error.to_string() == hung_up().to_string() => Ok(()),
+        Err(error) => Err(error),
+        Ok(()) if batch.is_empty() => Ok(()),
+        // If the engine's side hung up, it reports why.
+        Ok(()) => Ok(sender.send(batch).unwrap_or(())),
+    }
+}
+
+/// The engine's thread: applies the batches in order and reports each rejected line on stderr.
+fn apply_decoded(engine: &mut Engine, batches: Receiver<Vec<Decoded>>) -> anyhow::Result<()> {
+    let mut stderr = BufWriter::new(io::stderr().lock());
+    for batch in batches {
+        for (line_number, decoded) in batch {
+            let outcome = match decoded {
+                Ok(event) => engine.ingest_event(event),
+                Err(rejection) => engine.record_rejection(rejection),
+            };
+            if let IngestOutcome::Rejected(rejection) = outcome {
+                writeln!(stderr, "line {line_number}: rejected: {rejection}")
+                    .context("writing a rejection to stderr")?;
+            }
+        }
+    }
+    stderr.flush().context("writing the rejections to stderr")?;
+    Ok(())
 }
 
 /// C2: empty or whitespace-only lines are skipped, not rejected.
