@@ -135,7 +135,7 @@ impl<'a> Scanner<'a> {
             return None;
         }
         let start = self.at;
-        let length = find_quote(self.text.as_bytes().get(start..)?)?;
+        let length = memchr::memchr(b'"', self.text.as_bytes().get(start..)?)?;
         self.at = start + length + 1;
         // Both ends are ASCII quotes, so on character boundaries of the valid UTF-8 line.
         self.text.get(start..start + length)
@@ -165,26 +165,4 @@ impl<'a> Scanner<'a> {
         }
         None
     }
-}
-
-/// The offset of the first `"` in `bytes`, eight bytes at a time (strings are short: this
-/// measured as fast as the `memchr` crate's vectorized search).
-fn find_quote(bytes: &[u8]) -> Option<usize> {
-    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-    const HIGH_BITS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const QUOTES: u64 = u64::from_ne_bytes([b'"'; 8]);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut offset = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(chunk.try_into().ok()?) ^ QUOTES;
-        // The bytes that were quotes are now zero. This sets the high bit of the lowest zero
-        // byte exactly (a borrow only disturbs the bytes above it).
-        let zero_bytes = word.wrapping_sub(ONES) & !word & HIGH_BITS;
-        if zero_bytes != 0 {
-            return Some(offset + zero_bytes.trailing_zeros() as usize / 8);
-        }
-        offset += 8;
-    }
-    let tail = chunks.remainder().iter().position(|&byte| byte == b'"')?;
-    Some(offset + tail)
 }
