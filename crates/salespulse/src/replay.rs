@@ -143,7 +143,7 @@ fn decode_all(
     sender: SyncSender<Vec<Decoded>>,
 ) -> io::Result<()> {
     let mut batch = Vec::with_capacity(DECODED_BATCH_LINES);
-    let hung_up = || io::Error::other("the engine stopped");
+    let mut engine_gone = false;
     let read = for_each_line(input, settings.max_event_bytes, |line_number, line| {
         batch.push((
             line_number,
@@ -151,18 +151,21 @@ fn decode_all(
         ));
         if batch.len() == DECODED_BATCH_LINES {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(DECODED_BATCH_LINES));
-            sender.send(full).map_err(|_| hung_up())?;
+            if sender.send(full).is_err() {
+                engine_gone = true;
+                return Err(io::ErrorKind::BrokenPipe.into());
+            }
         }
         Ok(())
     });
-    match read {
-        // The engine's side reports its own error.
-        Err(error) if error.to_string() == hung_up().to_string() => Ok(()),
-        Err(error) => Err(error),
-        Ok(()) if batch.is_empty() => Ok(()),
-        // If the engine's side hung up, it reports why.
-        Ok(()) => Ok(sender.send(batch).unwrap_or(())),
+    // When the engine's side hung up, it failed and reports why.
+    if !engine_gone {
+        read?;
+        if !batch.is_empty() {
+            let _ = sender.send(batch);
+        }
     }
+    Ok(())
 }
 
 /// The engine's thread: applies the batches in order and reports each rejected line on stderr.
