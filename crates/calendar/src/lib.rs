@@ -14,7 +14,7 @@ mod window;
 pub use calendar::Calendar;
 pub use period::{Period, WindowKind};
 pub use settings::CalendarSettings;
-pub use window::{WINDOW_ORDER, Window, WindowSet};
+pub use window::{WINDOW_COUNT, WINDOW_ORDER, Window, WindowSet};
 
 /// An instant; all window bounds and event times are compared in UTC.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

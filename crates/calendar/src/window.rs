@@ -4,7 +4,9 @@ use chrono::{NaiveDate, TimeDelta};
 
 use crate::{Calendar, Period, Timestamp, WindowKind};
 
-/// The order of [`WindowSet::windows`]; bit `i` of [`WindowSet::mask`] is window `i`.
+/// The order of [`WindowSet::windows`]; bit `i` of [`WindowSet::mask`] is window `i`. Every
+/// per-window vector follows it, and code finds a window by name ([`WindowSet::index_of`]), so
+/// this list is the only place that decides positions.
 pub const WINDOW_ORDER: [(Period, WindowKind); 9] = [
     (Period::Week, WindowKind::Current),
     (Period::Week, WindowKind::Previous),
@@ -16,6 +18,15 @@ pub const WINDOW_ORDER: [(Period, WindowKind); 9] = [
     (Period::Days30, WindowKind::Rolling),
     (Period::Days90, WindowKind::Rolling),
 ];
+
+/// How many windows a snapshot has.
+pub const WINDOW_COUNT: usize = WINDOW_ORDER.len();
+
+// A mask is a `u16`, one bit per window.
+const _: () = assert!(WINDOW_COUNT <= u16::BITS as usize);
+
+/// The position of the current week, whose start decides lateness.
+const CURRENT_WEEK: usize = WindowSet::position(Period::Week, WindowKind::Current);
 
 /// One metric window: an interval of instants whose open/closed ends depend on `kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +61,7 @@ impl Window {
 pub struct WindowSet {
     pub as_of: Timestamp,
     /// In [`WINDOW_ORDER`].
-    pub windows: [Window; 9],
+    pub windows: [Window; WINDOW_COUNT],
     /// `[start of the quarter before the previous one, start of the previous quarter)`: the
     /// denominator quarter of the magic number's `previous` window (C22). Not part of `mask`.
     pub quarter_before_previous: Window,
@@ -67,9 +78,9 @@ impl WindowSet {
         mask
     }
 
-    /// Start of the current week (`windows[0]`).
+    /// Start of the current week.
     pub fn current_week_start(&self) -> Timestamp {
-        self.windows[0].start
+        self.windows[CURRENT_WEEK].start
     }
 
     /// A lower bound of every instant any window (`quarter_before_previous` included) can contain;
@@ -81,54 +92,68 @@ impl WindowSet {
             .fold(self.quarter_before_previous.start, Timestamp::min)
     }
 
-    /// Index of `(period, kind)` in [`WINDOW_ORDER`], if it is one of the nine windows.
-    pub fn index_of(period: Period, kind: WindowKind) -> Option<usize> {
-        WINDOW_ORDER.iter().position(|&pk| pk == (period, kind))
+    /// Index of `(period, kind)` in [`WINDOW_ORDER`], if it is one of the windows. A `const fn`,
+    /// so positions used in code are found at compile time (see [`WindowSet::position`]).
+    pub const fn index_of(period: Period, kind: WindowKind) -> Option<usize> {
+        let mut index = 0;
+        while index < WINDOW_COUNT {
+            let (p, k) = WINDOW_ORDER[index];
+            // `==` of the derived `PartialEq` is not const; the discriminants compare the same.
+            if p as u8 == period as u8 && k as u8 == kind as u8 {
+                return Some(index);
+            }
+            index += 1;
+        }
+        None
     }
 
-    /// The window for `(period, kind)`, if it is one of the nine.
+    /// Index of a window that exists, for constants: `const I: usize = WindowSet::position(..)`
+    /// fails to compile if `(period, kind)` is not in [`WINDOW_ORDER`].
+    pub const fn position(period: Period, kind: WindowKind) -> usize {
+        match Self::index_of(period, kind) {
+            Some(index) => index,
+            None => panic!("not one of the snapshot's windows"),
+        }
+    }
+
+    /// The window for `(period, kind)`, if it is one of the windows.
     pub fn get(&self, period: Period, kind: WindowKind) -> Option<&Window> {
         Self::index_of(period, kind).map(|i| &self.windows[i])
     }
 }
 
 impl Calendar {
-    /// The windows of a snapshot at `as_of` (C7), with business days (C8).
+    /// The windows of a snapshot at `as_of` (C7), with business days (C8), each built from its
+    /// name in [`WINDOW_ORDER`].
     pub fn windows(&self, as_of: Timestamp) -> WindowSet {
         let today = self.local_date(as_of);
-        let [week_cur, week_prev] = self.calendar_windows(Period::Week, today, as_of);
-        let [month_cur, month_prev] = self.calendar_windows(Period::Month, today, as_of);
-        let [quarter_cur, quarter_prev] = self.calendar_windows(Period::Quarter, today, as_of);
         let previous_quarter_start = self.previous_period_start(Period::Quarter, today);
-        let quarter_before_previous = self.previous_window(Period::Quarter, previous_quarter_start);
         WindowSet {
             as_of,
-            windows: [
-                week_cur,
-                week_prev,
-                month_cur,
-                month_prev,
-                quarter_cur,
-                quarter_prev,
-                self.rolling_window(Period::Days7, today, as_of),
-                self.rolling_window(Period::Days30, today, as_of),
-                self.rolling_window(Period::Days90, today, as_of),
-            ],
-            quarter_before_previous,
+            windows: std::array::from_fn(|index| {
+                let (period, kind) = WINDOW_ORDER[index];
+                match kind {
+                    WindowKind::Current => self.current_window(period, today, as_of),
+                    WindowKind::Previous => {
+                        self.previous_window(period, self.period_start(period, today))
+                    }
+                    WindowKind::Rolling => self.rolling_window(period, today, as_of),
+                }
+            }),
+            quarter_before_previous: self.previous_window(Period::Quarter, previous_quarter_start),
         }
     }
 
-    /// `[current, previous]` windows of a calendar period.
-    fn calendar_windows(&self, period: Period, today: NaiveDate, as_of: Timestamp) -> [Window; 2] {
+    /// The calendar period containing local date `today`, up to `as_of`.
+    fn current_window(&self, period: Period, today: NaiveDate, as_of: Timestamp) -> Window {
         let first = self.period_start(period, today);
-        let current = Window {
+        Window {
             period,
             kind: WindowKind::Current,
             start: self.start_of_day(first),
             end: as_of,
             business_days: self.business_days(first, self.period_last(period, first)),
-        };
-        [current, self.previous_window(period, first)]
+        }
     }
 
     /// The whole period before the one starting on local date `current_first`.
@@ -213,6 +238,41 @@ mod tests {
         );
         assert_eq!(set.quarter_before_previous.period, Period::Quarter);
         assert_eq!(set.quarter_before_previous.kind, WindowKind::Previous);
+    }
+
+    #[test]
+    fn windows_are_found_by_name() {
+        use Period::*;
+        use WindowKind::*;
+        assert_eq!(WINDOW_COUNT, 9);
+        let expected = [
+            ((Week, Current), 0),
+            ((Week, Previous), 1),
+            ((Month, Current), 2),
+            ((Month, Previous), 3),
+            ((Quarter, Current), 4),
+            ((Quarter, Previous), 5),
+            ((Days7, Rolling), 6),
+            ((Days30, Rolling), 7),
+            ((Days90, Rolling), 8),
+        ];
+        for ((period, kind), index) in expected {
+            assert_eq!(WindowSet::index_of(period, kind), Some(index));
+            assert_eq!(WindowSet::position(period, kind), index);
+        }
+        for (period, kind) in [(Week, Rolling), (Days30, Current), (Days90, Previous)] {
+            assert_eq!(WindowSet::index_of(period, kind), None);
+        }
+        const QUARTER: usize = WindowSet::position(Quarter, Current);
+        assert_eq!(QUARTER, 4);
+        // Each window of a set sits where its name says, with the bounds of its own kind:
+        // UTC, as_of Wed 2026-04-15 12:00Z.
+        let set = utc().windows(ts("2026-04-15T12:00:00Z"));
+        let at = |period, kind| set.windows[WindowSet::position(period, kind)];
+        assert_eq!(at(Week, Previous).start, ts("2026-04-06T00:00:00Z"));
+        assert_eq!(at(Month, Current).start, ts("2026-04-01T00:00:00Z"));
+        assert_eq!(at(Quarter, Previous).start, ts("2026-01-01T00:00:00Z"));
+        assert_eq!(at(Days30, Rolling).start, ts("2026-03-16T12:00:00Z"));
     }
 
     #[test]

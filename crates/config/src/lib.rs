@@ -22,8 +22,8 @@ use chrono::{NaiveDate, TimeDelta, Weekday};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
 use salespulse_calendar::CalendarSettings;
-use salespulse_engine::{RosterSeed, Settings};
-use salespulse_events::{DEFAULT_MAX_EVENT_BYTES, Role, ValidationRules};
+use salespulse_engine::Settings;
+use salespulse_events::{DEFAULT_MAX_EVENT_BYTES, RosterRecord, ValidationRules};
 use salespulse_exporter::Selection;
 use toml::{Table, Value};
 
@@ -35,8 +35,10 @@ pub use secrets::{MASK, is_secret_property, mask_secrets};
 pub struct Config {
     pub business: BusinessConfig,
     pub capacity: CapacityConfig,
-    /// The `[[roster]]` seed; `rep_upserted` events override it (SEMANTICS C10).
-    pub roster: Vec<RosterEntry>,
+    /// The `[[roster]]` seed, `(rep_id, record)` in file order, each rep once; `rep_upserted`
+    /// events override it (SEMANTICS C10). A record's maxima stay `None` when the file gives
+    /// none, so the engine applies `[capacity]` (and a later `rep_upserted` behaves the same).
+    pub roster: Vec<(String, RosterRecord)>,
     pub kafka: KafkaConfig,
     pub http: HttpConfig,
     /// `[export]`: which series `/metrics` carries.
@@ -66,25 +68,28 @@ pub struct BusinessConfig {
     pub deal_size_bands: [Decimal; 2],
 }
 
+/// The engine's defaults ([`Settings::default`]): each business rule has its default in one place.
 impl Default for BusinessConfig {
     fn default() -> Self {
+        let Settings {
+            calendar,
+            validation,
+            lead_response_sla,
+            lead_queue_max_age,
+            deal_size_bands,
+            ..
+        } = Settings::default();
         BusinessConfig {
-            timezone: Tz::UTC,
-            week_start: Weekday::Mon,
-            fiscal_year_start_month: 1,
-            lead_response_sla: TimeDelta::seconds(300),
-            lead_queue_max_age: Some(TimeDelta::days(30)),
-            workdays: vec![
-                Weekday::Mon,
-                Weekday::Tue,
-                Weekday::Wed,
-                Weekday::Thu,
-                Weekday::Fri,
-            ],
-            holidays: BTreeSet::new(),
-            reporting_currency: "USD".to_owned(),
-            max_clock_skew: TimeDelta::seconds(300),
-            deal_size_bands: [Decimal::from(10_000), Decimal::from(100_000)],
+            timezone: calendar.timezone,
+            week_start: calendar.week_start,
+            fiscal_year_start_month: calendar.fiscal_year_start_month,
+            lead_response_sla,
+            lead_queue_max_age,
+            workdays: calendar.workdays.iter(Weekday::Mon).collect(),
+            holidays: calendar.holidays,
+            reporting_currency: validation.reporting_currency,
+            max_clock_skew: validation.max_clock_skew,
+            deal_size_bands,
         }
     }
 }
@@ -96,25 +101,15 @@ pub struct CapacityConfig {
     pub default_max_daily_deals: u64,
 }
 
+/// The engine's defaults, like [`BusinessConfig`]'s.
 impl Default for CapacityConfig {
     fn default() -> Self {
+        let settings = Settings::default();
         CapacityConfig {
-            default_max_daily_leads: 40,
-            default_max_daily_deals: 5,
+            default_max_daily_leads: settings.default_max_daily_leads,
+            default_max_daily_deals: settings.default_max_daily_deals,
         }
     }
-}
-
-/// One `[[roster]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterEntry {
-    pub rep_id: String,
-    pub team: String,
-    pub role: Role,
-    /// `None` falls back to `[capacity]` in the engine.
-    pub max_daily_leads: Option<u64>,
-    pub max_daily_deals: Option<u64>,
-    pub active: bool,
 }
 
 /// `[kafka]`: run mode only.
@@ -133,15 +128,24 @@ pub struct KafkaConfig {
     pub properties: BTreeMap<String, String>,
 }
 
+/// The defaults of CONFIG.md; the file layer's defaults are written from these
+/// ([`raw::RawConfig`]'s `Default`).
 impl Default for KafkaConfig {
     fn default() -> Self {
-        let raw = raw::RawKafka::default();
         KafkaConfig {
-            brokers: raw.brokers,
-            group_id: raw.group_id,
-            topics: raw.topics,
-            deadletter_topic: raw.deadletter_topic,
-            write_deadletters: raw.write_deadletters,
+            brokers: "localhost:9092".to_owned(),
+            group_id: "salespulse".to_owned(),
+            topics: [
+                "sales.activities",
+                "sales.leads",
+                "sales.deals",
+                "sales.finance",
+                "sales.roster",
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            deadletter_topic: "sales.deadletter".to_owned(),
+            write_deadletters: true,
             max_message_bytes: DEFAULT_MAX_EVENT_BYTES,
             properties: BTreeMap::new(),
         }
@@ -343,8 +347,7 @@ fn parse_file(path: &Path, text: &str) -> Result<Table, ConfigError> {
 }
 
 impl Config {
-    /// The engine's view of the configuration. Roster maxima stay `None` when the file gives
-    /// none, so the engine applies `[capacity]` (and a later `rep_upserted` behaves the same).
+    /// The engine's view of the configuration.
     pub fn engine_settings(&self) -> Settings {
         let business = &self.business;
         Settings {
@@ -364,18 +367,7 @@ impl Config {
             deal_size_bands: business.deal_size_bands,
             default_max_daily_leads: self.capacity.default_max_daily_leads,
             default_max_daily_deals: self.capacity.default_max_daily_deals,
-            roster: self
-                .roster
-                .iter()
-                .map(|entry| RosterSeed {
-                    rep_id: entry.rep_id.clone(),
-                    team: entry.team.clone(),
-                    role: entry.role,
-                    max_daily_leads: entry.max_daily_leads,
-                    max_daily_deals: entry.max_daily_deals,
-                    active: entry.active,
-                })
-                .collect(),
+            roster: self.roster.clone(),
             max_event_bytes: self.kafka.max_message_bytes,
         }
     }

@@ -29,7 +29,7 @@ impl Config {
 }
 
 /// The file form of a configuration; `mask` hides secret property values.
-fn to_raw(config: &Config, mask: bool) -> RawConfig {
+pub(crate) fn to_raw(config: &Config, mask: bool) -> RawConfig {
     let business = &config.business;
     RawConfig {
         business: RawBusiness {
@@ -67,13 +67,13 @@ fn to_raw(config: &Config, mask: bool) -> RawConfig {
         roster: config
             .roster
             .iter()
-            .map(|entry| RawRosterEntry {
-                rep_id: entry.rep_id.clone(),
-                team: entry.team.clone(),
-                role: entry.role.as_str().to_owned(),
-                max_daily_leads: entry.max_daily_leads.map(saturating),
-                max_daily_deals: entry.max_daily_deals.map(saturating),
-                active: entry.active,
+            .map(|(rep_id, record)| RawRosterEntry {
+                rep_id: rep_id.clone(),
+                team: record.team.clone(),
+                role: record.role.as_str().to_owned(),
+                max_daily_leads: record.max_daily_leads.map(saturating),
+                max_daily_deals: record.max_daily_deals.map(saturating),
+                active: record.active,
             })
             .collect(),
         kafka: RawKafka {

@@ -1,13 +1,16 @@
 //! The file's shape exactly as serde reads it: every section and key has the default of CONFIG.md
-//! and an unknown key is an error. Values stay loosely typed here (strings, integers, TOML values)
-//! so that [`crate::validate`] can reject bad ones with a message that says what is expected.
+//! and an unknown key is an error. The defaults are the typed [`Config`]'s written in file form,
+//! so each is defined once (most of them by the engine's `Settings`). Values stay loosely typed
+//! here (strings, integers, TOML values) so that [`crate::validate`] can reject bad ones with a
+//! message that says what is expected.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use salespulse_calendar::Period;
 use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
+
+use crate::Config;
 
 /// The keys of each section, for environment overrides (which must name an existing key).
 /// A test checks that they match the structs below.
@@ -72,7 +75,7 @@ pub(crate) const STRING_KEYS: &[&str] = &[
     "state.url",
 ];
 
-#[derive(Debug, Clone, PartialEq, Default, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawConfig {
     pub business: RawBusiness,
@@ -103,25 +106,6 @@ pub(crate) struct RawBusiness {
     pub deal_size_bands: Vec<toml::Value>,
 }
 
-impl Default for RawBusiness {
-    fn default() -> Self {
-        RawBusiness {
-            timezone: "UTC".to_owned(),
-            week_start: "monday".to_owned(),
-            fiscal_year_start_month: Integer(1),
-            lead_response_sla_seconds: Integer(300),
-            lead_queue_max_age_seconds: Integer(30 * 86_400),
-            workdays: ["mon", "tue", "wed", "thu", "fri"]
-                .map(str::to_owned)
-                .to_vec(),
-            holidays: Vec::new(),
-            reporting_currency: "USD".to_owned(),
-            max_clock_skew_seconds: Integer(300),
-            deal_size_bands: vec![toml::Value::Integer(10_000), toml::Value::Integer(100_000)],
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawCapacity {
@@ -129,14 +113,31 @@ pub(crate) struct RawCapacity {
     pub default_max_daily_deals: Integer,
 }
 
-impl Default for RawCapacity {
+impl Default for RawConfig {
     fn default() -> Self {
-        RawCapacity {
-            default_max_daily_leads: Integer(40),
-            default_max_daily_deals: Integer(5),
-        }
+        crate::output::to_raw(&Config::default(), false)
     }
 }
+
+/// The sections' defaults, for keys a file leaves out.
+macro_rules! default_from_config {
+    ($($section:ident: $raw:ty),+ $(,)?) => {
+        $(impl Default for $raw {
+            fn default() -> Self {
+                RawConfig::default().$section
+            }
+        })+
+    };
+}
+
+default_from_config!(
+    business: RawBusiness,
+    capacity: RawCapacity,
+    kafka: RawKafka,
+    http: RawHttp,
+    export: RawExport,
+    state: RawState,
+);
 
 /// A `[[roster]]` entry: identity fields are required, the rest optional.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -170,28 +171,6 @@ pub(crate) struct RawKafka {
     pub properties: BTreeMap<String, PropertyValue>,
 }
 
-impl Default for RawKafka {
-    fn default() -> Self {
-        RawKafka {
-            brokers: "localhost:9092".to_owned(),
-            group_id: "salespulse".to_owned(),
-            topics: [
-                "sales.activities",
-                "sales.leads",
-                "sales.deals",
-                "sales.finance",
-                "sales.roster",
-            ]
-            .map(str::to_owned)
-            .to_vec(),
-            deadletter_topic: "sales.deadletter".to_owned(),
-            write_deadletters: true,
-            max_message_bytes: Integer(salespulse_events::DEFAULT_MAX_EVENT_BYTES as i64),
-            properties: BTreeMap::new(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawHttp {
@@ -200,29 +179,11 @@ pub(crate) struct RawHttp {
     pub web_config_file: String,
 }
 
-impl Default for RawHttp {
-    fn default() -> Self {
-        RawHttp {
-            listen: "127.0.0.1:9898".to_owned(),
-            web_config_file: String::new(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub(crate) struct RawExport {
     pub periods: Vec<String>,
     pub rep_histograms: bool,
-}
-
-impl Default for RawExport {
-    fn default() -> Self {
-        RawExport {
-            periods: Period::ALL.map(|period| period.label().to_owned()).to_vec(),
-            rep_histograms: true,
-        }
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
@@ -234,18 +195,6 @@ pub(crate) struct RawState {
     pub checkpoint_interval_seconds: Integer,
     pub checkpoint_every_events: Integer,
     pub checkpoints_kept: Integer,
-}
-
-impl Default for RawState {
-    fn default() -> Self {
-        RawState {
-            dir: "./salespulse-state".to_owned(),
-            url: String::new(),
-            checkpoint_interval_seconds: Integer(60),
-            checkpoint_every_events: Integer(1_000_000),
-            checkpoints_kept: Integer(3),
-        }
-    }
 }
 
 /// Any TOML integer, signed: range checks happen in validation, where the message can say
@@ -329,6 +278,51 @@ impl<'de> Deserialize<'de> for PropertyValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The file form of the defaults (written from the typed defaults, most of them the engine's)
+    /// is CONFIG.md's.
+    #[test]
+    fn file_defaults_are_those_of_config_md() {
+        let raw = RawConfig::default();
+        let business = &raw.business;
+        assert_eq!(business.timezone, "UTC");
+        assert_eq!(business.week_start, "monday");
+        assert_eq!(business.fiscal_year_start_month, Integer(1));
+        assert_eq!(business.lead_response_sla_seconds, Integer(300));
+        assert_eq!(business.lead_queue_max_age_seconds, Integer(2_592_000));
+        assert_eq!(business.workdays, ["mon", "tue", "wed", "thu", "fri"]);
+        assert!(business.holidays.is_empty());
+        assert_eq!(business.reporting_currency, "USD");
+        assert_eq!(business.max_clock_skew_seconds, Integer(300));
+        assert_eq!(
+            business.deal_size_bands,
+            [toml::Value::Integer(10_000), toml::Value::Integer(100_000)]
+        );
+        assert_eq!(raw.capacity.default_max_daily_leads, Integer(40));
+        assert_eq!(raw.capacity.default_max_daily_deals, Integer(5));
+        assert!(raw.roster.is_empty());
+        assert_eq!(raw.kafka.brokers, "localhost:9092");
+        assert_eq!(raw.kafka.group_id, "salespulse");
+        assert_eq!(raw.kafka.topics.len(), 5);
+        assert_eq!(raw.kafka.deadletter_topic, "sales.deadletter");
+        assert!(raw.kafka.write_deadletters);
+        assert_eq!(raw.kafka.max_message_bytes, Integer(1_048_576));
+        assert_eq!(raw.http.listen, "127.0.0.1:9898");
+        assert_eq!(raw.http.web_config_file, "");
+        assert_eq!(
+            raw.export.periods,
+            ["week", "month", "quarter", "7d", "30d", "90d"]
+        );
+        assert!(raw.export.rep_histograms);
+        assert_eq!(raw.state.dir, "./salespulse-state");
+        assert_eq!(raw.state.url, "");
+        assert_eq!(raw.state.checkpoint_interval_seconds, Integer(60));
+        assert_eq!(raw.state.checkpoint_every_events, Integer(1_000_000));
+        assert_eq!(raw.state.checkpoints_kept, Integer(3));
+        // A section's own default is the same as the whole file's.
+        assert_eq!(RawState::default(), raw.state);
+        assert_eq!(RawBusiness::default(), raw.business);
+    }
 
     /// The key lists used for environment overrides must be exactly the struct fields.
     #[test]

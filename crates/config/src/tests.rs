@@ -1,4 +1,5 @@
 use salespulse_calendar::Period;
+use salespulse_events::Role;
 
 use super::*;
 
@@ -319,14 +320,16 @@ fn the_example_of_config_md_parses() {
     let config = parse_ok(EXAMPLE);
     let mut expected = Config::default();
     expected.business.holidays.insert(date(2026, 12, 25));
-    expected.roster.push(RosterEntry {
-        rep_id: "r-001".to_owned(),
-        team: "east".to_owned(),
-        role: Role::Bdr,
-        max_daily_leads: Some(50),
-        max_daily_deals: None,
-        active: true,
-    });
+    expected.roster.push((
+        "r-001".to_owned(),
+        RosterRecord {
+            team: "east".to_owned(),
+            role: Role::Bdr,
+            max_daily_leads: Some(50),
+            max_daily_deals: None,
+            active: true,
+        },
+    ));
     assert_eq!(config, expected);
 }
 
@@ -830,22 +833,26 @@ fn engine_settings_convert_the_roster_and_the_business_rules() {
     assert_eq!(
         settings.roster,
         [
-            RosterSeed {
-                rep_id: "r-001".to_owned(),
-                team: "east".to_owned(),
-                role: Role::Bdr,
-                max_daily_leads: Some(50),
-                max_daily_deals: None,
-                active: true,
-            },
-            RosterSeed {
-                rep_id: "r-002".to_owned(),
-                team: "west".to_owned(),
-                role: Role::Ae,
-                max_daily_leads: None,
-                max_daily_deals: Some(4),
-                active: false,
-            },
+            (
+                "r-001".to_owned(),
+                RosterRecord {
+                    team: "east".to_owned(),
+                    role: Role::Bdr,
+                    max_daily_leads: Some(50),
+                    max_daily_deals: None,
+                    active: true,
+                },
+            ),
+            (
+                "r-002".to_owned(),
+                RosterRecord {
+                    team: "west".to_owned(),
+                    role: Role::Ae,
+                    max_daily_leads: None,
+                    max_daily_deals: Some(4),
+                    active: false,
+                },
+            ),
         ]
     );
     assert_eq!(settings.default_max_daily_leads, 30);

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use chrono::{NaiveDate, TimeDelta, Weekday};
 use chrono_tz::Tz;
 use rust_decimal::Decimal;
-use salespulse_events::Role;
+use salespulse_events::{Role, RosterRecord};
 use toml::Value;
 
 use salespulse_calendar::Period;
@@ -18,8 +18,7 @@ use crate::raw::{
     Integer, RawBusiness, RawCapacity, RawConfig, RawExport, RawKafka, RawRosterEntry, RawState,
 };
 use crate::{
-    BusinessConfig, CapacityConfig, Config, HttpConfig, KafkaConfig, KafkaUse, RosterEntry,
-    StateConfig,
+    BusinessConfig, CapacityConfig, Config, HttpConfig, KafkaConfig, KafkaUse, StateConfig,
 };
 
 /// A bad value: the key path and what is wrong with it.
@@ -381,7 +380,7 @@ fn amount(key: &str, value: &Value) -> Checked<Decimal> {
     Ok(amount.normalize())
 }
 
-fn roster(entries: Vec<RawRosterEntry>) -> Checked<Vec<RosterEntry>> {
+fn roster(entries: Vec<RawRosterEntry>) -> Checked<Vec<(String, RosterRecord)>> {
     let mut first_index: BTreeMap<String, usize> = BTreeMap::new();
     let mut roster = Vec::with_capacity(entries.len());
     for (i, entry) in entries.into_iter().enumerate() {
@@ -424,14 +423,14 @@ fn roster(entries: Vec<RawRosterEntry>) -> Checked<Vec<RosterEntry>> {
             .max_daily_deals
             .map(|value| non_negative(&key("max_daily_deals"), value))
             .transpose()?;
-        roster.push(RosterEntry {
-            rep_id: entry.rep_id,
+        let record = RosterRecord {
             team: entry.team,
             role,
             max_daily_leads,
             max_daily_deals,
             active: entry.active,
-        });
+        };
+        roster.push((entry.rep_id, record));
     }
     Ok(roster)
 }

@@ -9,7 +9,7 @@ use std::hint::black_box;
 use chrono::TimeDelta;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rust_decimal::Decimal;
-use salespulse_calendar::Calendar;
+use salespulse_calendar::{Calendar, WINDOW_COUNT};
 use salespulse_engine::{Engine, Settings};
 use salespulse_events::{
     Channel, DealAttributes, Event, EventKind, ExpenseCategory, Outcome, Stage, Timestamp,
@@ -152,7 +152,7 @@ fn distinct_rep_contact_windows(as_of: Timestamp, events: &[Event]) -> usize {
             continue;
         };
         let mask = windows.mask(event.occurred_at);
-        for window in (0..9).filter(|window| mask & (1 << window) != 0) {
+        for window in (0..WINDOW_COUNT).filter(|window| mask & (1 << window) != 0) {
             triples.insert((rep_id.clone(), contact_id.clone(), window));
         }
     }

@@ -1,24 +1,56 @@
 //! Deals: the counting close (C17) and its dimensions.
 
+use compact_str::CompactString;
 use rust_decimal::Decimal;
 use salespulse_events::{DealAttributes, Outcome};
 use serde::{Deserialize, Serialize};
 
 use crate::stamped::{Stamped, keep_latest};
+use crate::state::codec;
 
-/// A close: who closed it, how, and the dimensions the close itself carried.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A close as the event gives it: who closed it, how, and the dimensions it carried.
+#[derive(Debug, Clone)]
 pub(crate) struct Close {
     pub(crate) rep: u32,
     pub(crate) outcome: Outcome,
     pub(crate) attributes: DealAttributes,
 }
 
+/// A close as kept: [`Close`] with its dimensions in their compact form.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct KeptClose {
+    pub(crate) rep: u32,
+    pub(crate) outcome: Outcome,
+    pub(crate) dimensions: Dimensions,
+}
+
+/// The attributes of a deal event that metrics read (C17, C18): the amount, industry and channel.
+/// The `segment` a deal event may carry is not kept: company segments come from `expense`,
+/// `customer_acquired` and `revenue` events only (C21). Industry and channel names are short, so
+/// they are stored inline rather than as two heap strings per event.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Dimensions {
+    #[serde(with = "codec::option_decimal")]
+    pub(crate) amount: Option<Decimal>,
+    pub(crate) industry: Option<CompactString>,
+    pub(crate) channel: Option<CompactString>,
+}
+
+impl From<&DealAttributes> for Dimensions {
+    fn from(attributes: &DealAttributes) -> Self {
+        Dimensions {
+            amount: attributes.amount,
+            industry: attributes.industry.as_deref().map(CompactString::new),
+            channel: attributes.channel.as_deref().map(CompactString::new),
+        }
+    }
+}
+
 /// What is known about one deal: its latest open and latest close (a reopened deal counts once).
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub(crate) struct Deal {
-    pub(crate) latest_open: Option<Stamped<DealAttributes>>,
-    pub(crate) latest_close: Option<Stamped<Close>>,
+    pub(crate) latest_open: Option<Stamped<Dimensions>>,
+    pub(crate) latest_close: Option<Stamped<KeptClose>>,
 }
 
 /// A counting close with its dimensions resolved (close first, else the latest open).
@@ -31,32 +63,52 @@ pub(crate) struct ResolvedClose<'a> {
 
 impl Deal {
     pub(crate) fn offer_open(&mut self, open: Stamped<DealAttributes>) {
+        let Stamped {
+            at,
+            event_id,
+            value,
+        } = open;
+        let open = Stamped {
+            at,
+            event_id,
+            value: Dimensions::from(&value),
+        };
         keep_latest(&mut self.latest_open, open);
     }
 
     pub(crate) fn offer_close(&mut self, close: Stamped<Close>) {
+        let Stamped {
+            at,
+            event_id,
+            value,
+        } = close;
+        let close = Stamped {
+            at,
+            event_id,
+            value: KeptClose {
+                rep: value.rep,
+                outcome: value.outcome,
+                dimensions: Dimensions::from(&value.attributes),
+            },
+        };
         keep_latest(&mut self.latest_close, close);
     }
 
     /// The dimensions of the counting close: each from the close if present, else from the
     /// deal's latest open.
-    pub(crate) fn resolve<'a>(&'a self, close: &'a Close) -> ResolvedClose<'a> {
+    pub(crate) fn resolve<'a>(&'a self, close: &'a KeptClose) -> ResolvedClose<'a> {
         let open = self.latest_open.as_ref().map(|open| &open.value);
+        let close = &close.dimensions;
+        let name = |of: fn(&Dimensions) -> &Option<CompactString>| {
+            of(close)
+                .as_ref()
+                .or_else(|| open.and_then(|open| of(open).as_ref()))
+                .map(CompactString::as_str)
+        };
         ResolvedClose {
-            amount: close
-                .attributes
-                .amount
-                .or_else(|| open.and_then(|open| open.amount)),
-            industry: close
-                .attributes
-                .industry
-                .as_deref()
-                .or_else(|| open.and_then(|open| open.industry.as_deref())),
-            channel: close
-                .attributes
-                .channel
-                .as_deref()
-                .or_else(|| open.and_then(|open| open.channel.as_deref())),
+            amount: close.amount.or_else(|| open.and_then(|open| open.amount)),
+            industry: name(|dimensions| &dimensions.industry),
+            channel: name(|dimensions| &dimensions.channel),
         }
     }
 }
@@ -79,6 +131,30 @@ mod tests {
             industry: industry.map(String::from),
             ..DealAttributes::default()
         }
+    }
+
+    #[test]
+    fn dimensions_keep_amount_industry_and_channel_only() {
+        let attributes = DealAttributes {
+            amount: Some(Decimal::new(1250, 2)),
+            industry: Some("retail".to_owned()),
+            channel: Some("a-partner-channel-name-of-30-bytes".to_owned()),
+            segment: Some("smb".to_owned()),
+        };
+        let dimensions = Dimensions::from(&attributes);
+        assert_eq!(dimensions.amount, Some(Decimal::new(1250, 2)));
+        assert_eq!(
+            dimensions.industry.as_ref().map(CompactString::as_str),
+            Some("retail")
+        );
+        assert_eq!(
+            dimensions.channel.as_ref().map(CompactString::as_str),
+            Some("a-partner-channel-name-of-30-bytes")
+        );
+        assert_eq!(
+            Dimensions::from(&DealAttributes::default()),
+            Dimensions::default()
+        );
     }
 
     #[test]

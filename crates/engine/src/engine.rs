@@ -1,20 +1,21 @@
 //! The engine: ingestion (validate, de-duplicate, apply) and the clock.
 
-use ahash::AHashMap;
 use salespulse_calendar::{Calendar, WindowSet};
 use salespulse_events::{
     Event, EventKind, EventType, IgnoreReason, Rejection, Timestamp, check_clock, check_size,
     decode,
 };
 
+use crate::counters::PipelineCounters;
 use crate::deals::{Close, Deal};
 use crate::dedup::Dedup;
-use crate::finance::{Finance, MoneyFact};
+use crate::facts::Facts;
+use crate::finance::MoneyFact;
 use crate::interner::Interner;
 use crate::leads::Lead;
-use crate::reps::{ActivityFact, AppointmentFact, Reps, RosterRecord};
+use crate::reps::{ActivityFact, AppointmentFact, Reps};
 use crate::settings::Settings;
-use crate::snapshot::{PipelineCounters, Snapshot};
+use crate::snapshot::Snapshot;
 use crate::stamped::Stamped;
 
 /// What became of one input line.
@@ -36,11 +37,7 @@ pub struct Engine {
     pub(crate) calendar: Calendar,
     pub(crate) windows: WindowSet,
     pub(crate) dedup: Dedup,
-    pub(crate) reps: Reps,
-    pub(crate) contacts: Interner,
-    pub(crate) leads: AHashMap<Box<str>, Lead>,
-    pub(crate) deals: AHashMap<Box<str>, Deal>,
-    pub(crate) finance: Finance,
+    pub(crate) facts: Facts,
     /// Accepted events stamped after the clock (within the allowed skew): they join the state
     /// when the clock reaches them (C6).
     pub(crate) pending: Vec<Event>,
@@ -52,17 +49,16 @@ impl Engine {
     pub fn new(settings: Settings, now: Timestamp) -> Engine {
         let calendar = Calendar::new(&settings.calendar);
         let windows = calendar.windows(now);
-        let reps = Reps::seeded(&settings.roster);
+        let facts = Facts {
+            reps: Reps::seeded(&settings.roster),
+            ..Facts::default()
+        };
         Engine {
             settings,
             calendar,
             windows,
             dedup: Dedup::default(),
-            reps,
-            contacts: Interner::default(),
-            leads: AHashMap::new(),
-            deals: AHashMap::new(),
-            finance: Finance::default(),
+            facts,
             pending: Vec::new(),
             counters: PipelineCounters::default(),
         }
@@ -162,13 +158,13 @@ impl Engine {
         }
         let rep_horizon = self.rep_horizon();
         if self.calendar.local_date(rep_horizon) != self.calendar.local_date(old_rep_horizon) {
-            self.reps.forget_before(rep_horizon);
+            self.facts.reps.forget_before(rep_horizon);
             self.dedup.forget_before(rep_horizon);
             self.forget_unreferenced_contacts();
         }
         let finance_horizon = self.windows.horizon();
         if finance_horizon != old_finance_horizon {
-            self.finance.forget_before(finance_horizon);
+            self.facts.finance.forget_before(finance_horizon);
         }
     }
 
@@ -176,10 +172,11 @@ impl Engine {
     /// seen only in dropped windows do not accumulate in a long-running service.
     fn forget_unreferenced_contacts(&mut self) {
         let mut kept = Interner::default();
-        let old = &self.contacts;
-        self.reps
+        let old = &self.facts.contacts;
+        self.facts
+            .reps
             .renumber_contacts(|contact| kept.intern(old.name(contact)));
-        self.contacts = kept;
+        self.facts.contacts = kept;
     }
 
     /// The earliest instant a per-rep window can contain.
@@ -206,10 +203,10 @@ impl Engine {
                 established,
                 lead_id,
             } => {
-                let rep = self.reps.intern(rep_id);
+                let rep = self.facts.reps.intern(rep_id);
                 if in_rep_windows {
-                    let contact = self.contacts.intern(contact_id);
-                    if let Some(state) = self.reps.get_mut(rep) {
+                    let contact = self.facts.contacts.intern(contact_id);
+                    if let Some(state) = self.facts.reps.get_mut(rep) {
                         state.activities.push(ActivityFact {
                             at,
                             contact,
@@ -223,16 +220,18 @@ impl Engine {
                 }
             }
             EventKind::AppointmentSet { rep_id, contact_id } => {
-                let rep = self.reps.intern(rep_id);
+                let rep = self.facts.reps.intern(rep_id);
                 if in_rep_windows {
-                    let contact = self.contacts.intern(contact_id);
-                    if let Some(state) = self.reps.get_mut(rep) {
+                    let contact = self.facts.contacts.intern(contact_id);
+                    if let Some(state) = self.facts.reps.get_mut(rep) {
                         state.appointments.push(AppointmentFact { at, contact });
                     }
                 }
             }
             EventKind::LeadCreated { lead_id, rep_id } => {
-                let rep = rep_id.as_deref().map(|rep_id| self.reps.intern(rep_id));
+                let rep = rep_id
+                    .as_deref()
+                    .map(|rep_id| self.facts.reps.intern(rep_id));
                 let lead = self.lead(lead_id);
                 lead.offer_created(Stamped::new(at, id, ()));
                 if let Some(rep) = rep {
@@ -240,13 +239,13 @@ impl Engine {
                 }
             }
             EventKind::LeadAssigned { lead_id, rep_id } => {
-                let rep = self.reps.intern(rep_id);
+                let rep = self.facts.reps.intern(rep_id);
                 self.lead(lead_id)
                     .offer_assignment(Stamped::new(at, id, rep));
             }
             EventKind::LeadDisqualified { lead_id, rep_id } => {
                 if let Some(rep_id) = rep_id {
-                    self.reps.intern(rep_id);
+                    self.facts.reps.intern(rep_id);
                 }
                 self.lead(lead_id).offer_disqualification(at);
             }
@@ -255,7 +254,9 @@ impl Engine {
                 stage,
                 rep_id,
             } => {
-                let rep = rep_id.as_deref().map(|rep_id| self.reps.intern(rep_id));
+                let rep = rep_id
+                    .as_deref()
+                    .map(|rep_id| self.facts.reps.intern(rep_id));
                 self.lead(lead_id)
                     .offer_qualification(*stage, Stamped::new(at, id, rep));
             }
@@ -264,7 +265,7 @@ impl Engine {
                 rep_id,
                 attributes,
             } => {
-                self.reps.intern(rep_id);
+                self.facts.reps.intern(rep_id);
                 self.deal(deal_id)
                     .offer_open(Stamped::new(at, id, attributes.clone()));
             }
@@ -274,7 +275,7 @@ impl Engine {
                 outcome,
                 attributes,
             } => {
-                let rep = self.reps.intern(rep_id);
+                let rep = self.facts.reps.intern(rep_id);
                 let close = Close {
                     rep,
                     outcome: *outcome,
@@ -286,20 +287,21 @@ impl Engine {
                 customer_id,
                 segment,
             } => {
-                let segment = self.finance.segment(segment.as_deref());
-                self.finance
+                let segment = self.facts.finance.segment(segment.as_deref());
+                self.facts
+                    .finance
                     .acquired(customer_id, Stamped::new(at, id, segment));
             }
             EventKind::Expense {
                 amount, segment, ..
             } => {
-                let segment = self.finance.segment(segment.as_deref());
+                let segment = self.facts.finance.segment(segment.as_deref());
                 let fact = MoneyFact {
                     at,
                     segment,
                     amount: *amount,
                 };
-                self.finance.expense(fact, in_finance_windows);
+                self.facts.finance.expense(fact, in_finance_windows);
             }
             EventKind::Revenue {
                 customer_id,
@@ -307,13 +309,13 @@ impl Engine {
                 recurring,
                 segment,
             } => {
-                let segment = self.finance.segment(segment.as_deref());
+                let segment = self.facts.finance.segment(segment.as_deref());
                 let fact = MoneyFact {
                     at,
                     segment,
                     amount: *amount,
                 };
-                self.finance.revenue(
+                self.facts.finance.revenue(
                     customer_id,
                     Stamped::new(at, id, fact),
                     *recurring,
@@ -323,50 +325,38 @@ impl Engine {
             EventKind::CustomerCost {
                 customer_id,
                 amount,
-            } => self.finance.cost(customer_id, *amount),
-            EventKind::RepUpserted {
-                rep_id,
-                team,
-                role,
-                max_daily_leads,
-                max_daily_deals,
-                active,
-            } => {
-                let rep = self.reps.intern(rep_id);
-                let record = RosterRecord {
-                    team: team.as_str().into(),
-                    role: *role,
-                    max_daily_leads: *max_daily_leads,
-                    max_daily_deals: *max_daily_deals,
-                    active: *active,
-                };
-                self.reps.offer_upsert(rep, Stamped::new(at, id, record));
+            } => self.facts.finance.cost(customer_id, *amount),
+            EventKind::RepUpserted { rep_id, record } => {
+                let rep = self.facts.reps.intern(rep_id);
+                self.facts
+                    .reps
+                    .offer_upsert(rep, Stamped::new(at, id, record.clone()));
             }
         }
     }
 
     fn lead(&mut self, lead_id: &str) -> &mut Lead {
-        self.leads.entry(lead_id.into()).or_default()
+        self.facts.leads.entry_or_default(lead_id)
     }
 
     fn deal(&mut self, deal_id: &str) -> &mut Deal {
-        self.deals.entry(deal_id.into()).or_default()
+        self.facts.deals.entry_or_default(deal_id)
     }
 
     /// The metrics as of the clock.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::compute(self)
+        Snapshot::compute(&self.facts, &self.windows, &self.settings, &self.counters)
     }
 
     /// Sizes of the kept state, for benchmarks and capacity planning.
     pub fn state_sizes(&self) -> StateSizes {
         StateSizes {
-            reps: self.reps.len(),
-            contacts: self.contacts.len(),
-            activity_facts: self.reps.fact_count(),
-            leads: self.leads.len(),
-            deals: self.deals.len(),
-            customers: self.finance.customers.len(),
+            reps: self.facts.reps.len(),
+            contacts: self.facts.contacts.len(),
+            activity_facts: self.facts.reps.fact_count(),
+            leads: self.facts.leads.len(),
+            deals: self.facts.deals.len(),
+            customers: self.facts.finance.customers.len(),
             event_ids: self.dedup.len(),
             pending: self.pending.len(),
         }

@@ -1,11 +1,10 @@
 //! Company finance: spend, new customers, recurring revenue (windowed) and lifetime value.
 
-use ahash::AHashMap;
 use rust_decimal::Decimal;
 use salespulse_events::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::interner::Interner;
+use crate::interner::{Interner, Keyed};
 use crate::money::add;
 use crate::stamped::{Stamped, keep_earliest};
 use crate::state::codec;
@@ -54,7 +53,7 @@ pub(crate) struct Finance {
     /// Lifetime S&M expense per segment index, and in total (`all`).
     pub(crate) lifetime_expense: Vec<Decimal>,
     pub(crate) lifetime_expense_all: Decimal,
-    pub(crate) customers: AHashMap<Box<str>, Customer>,
+    pub(crate) customers: Keyed<Customer>,
 }
 
 impl Finance {
@@ -68,7 +67,7 @@ impl Finance {
     }
 
     fn customer(&mut self, customer_id: &str) -> &mut Customer {
-        self.customers.entry(customer_id.into()).or_default()
+        self.customers.entry_or_default(customer_id)
     }
 
     pub(crate) fn expense(&mut self, fact: MoneyFact, keep_for_windows: bool) {
@@ -89,7 +88,7 @@ impl Finance {
         if let Some(segment) = acquisition.value {
             keep_earliest(
                 &mut customer.first_segmented_acquired,
-                Stamped::new(acquisition.at, &acquisition.event_id, segment),
+                Stamped::new(acquisition.at, acquisition.event_id.as_str(), segment),
             );
         }
         keep_earliest(&mut customer.first_acquired, acquisition);
@@ -108,7 +107,7 @@ impl Finance {
         if let Some(segment) = fact.segment {
             keep_earliest(
                 &mut customer.first_segmented_revenue,
-                Stamped::new(revenue.at, &revenue.event_id, segment),
+                Stamped::new(revenue.at, revenue.event_id.as_str(), segment),
             );
         }
         if recurring && keep_for_windows {
@@ -149,10 +148,13 @@ mod tests {
             amount: Decimal::from(10),
         };
         finance.revenue("cu-1", Stamped::new(at(1), "r1", revenue), true, true);
-        assert_eq!(finance.customers["cu-1"].segment(), smb);
+        assert_eq!(
+            finance.customers.get("cu-1").and_then(Customer::segment),
+            smb
+        );
         finance.acquired("cu-1", Stamped::new(at(5), "a2", None));
         finance.acquired("cu-1", Stamped::new(at(6), "a1", ent));
-        let customer = &finance.customers["cu-1"];
+        let customer = finance.customers.get("cu-1").expect("a customer");
         assert_eq!(customer.segment(), ent);
         assert_eq!(
             customer.first_acquired.as_ref().map(|a| a.value),

@@ -12,9 +12,11 @@
 //! [`Engine::restore_state`]) for checkpoints; [`Settings::fingerprint`] tells whether a saved
 //! state was made under settings that give the same results.
 
+mod counters;
 mod deals;
 mod dedup;
 mod engine;
+mod facts;
 mod finance;
 mod interner;
 mod leads;
@@ -25,13 +27,15 @@ mod snapshot;
 mod stamped;
 mod state;
 
+pub use counters::PipelineCounters;
 pub use engine::{Engine, IngestOutcome, StateSizes};
 pub use money::decimal_to_f64;
 pub use salespulse_calendar::{Period, WindowKind};
-pub use settings::{RosterSeed, Settings};
+pub use salespulse_events::RosterRecord;
+pub use settings::Settings;
 pub use snapshot::{
-    CompanyStats, DimensionRow, HistogramStats, PipelineCounters, QueueStats,
-    RESPONSE_HISTOGRAM_BUCKETS, RepSnapshot, RepWindowStats, SegmentSnapshot, Snapshot,
-    TeamSnapshot, TeamWindowStats, UNASSIGNED_REP, UNKNOWN, WindowInfo,
+    CompanyStats, DimensionRow, HistogramStats, QueueStats, RESPONSE_HISTOGRAM_BUCKETS,
+    RepSnapshot, RepWindowStats, SegmentSnapshot, Snapshot, TeamSnapshot, TeamWindowStats,
+    UNASSIGNED_REP, UNKNOWN, WindowInfo,
 };
 pub use state::{STATE_FORMAT_VERSION, StateError};

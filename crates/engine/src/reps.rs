@@ -1,34 +1,12 @@
 //! Reps: who they are (the roster, SEMANTICS C10/C11) and what they did recently (activity facts).
 
-use salespulse_events::{Channel, Role, Timestamp};
+pub(crate) use salespulse_events::RosterRecord;
+use salespulse_events::{Channel, Timestamp};
 use serde::{Deserialize, Serialize};
 
 use crate::interner::Interner;
-use crate::settings::RosterSeed;
 use crate::stamped::{Stamped, keep_latest};
 use crate::state::codec;
-
-/// A rep's roster record: the whole record is replaced by each newer `rep_upserted`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct RosterRecord {
-    pub(crate) team: Box<str>,
-    pub(crate) role: Role,
-    pub(crate) max_daily_leads: Option<u64>,
-    pub(crate) max_daily_deals: Option<u64>,
-    pub(crate) active: bool,
-}
-
-impl From<&RosterSeed> for RosterRecord {
-    fn from(seed: &RosterSeed) -> Self {
-        RosterRecord {
-            team: seed.team.as_str().into(),
-            role: seed.role,
-            max_daily_leads: seed.max_daily_leads,
-            max_daily_deals: seed.max_daily_deals,
-            active: seed.active,
-        }
-    }
-}
 
 /// One `activity`, reduced to what windowed metrics need.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
@@ -75,11 +53,11 @@ pub(crate) struct Reps {
 }
 
 impl Reps {
-    pub(crate) fn seeded(roster: &[RosterSeed]) -> Self {
+    pub(crate) fn seeded(roster: &[(String, RosterRecord)]) -> Self {
         let mut reps = Reps::default();
-        for seed in roster {
-            let rep = reps.intern(&seed.rep_id);
-            reps.reps[rep as usize].seed = Some(seed.into());
+        for (rep_id, record) in roster {
+            let rep = reps.intern(rep_id);
+            reps.reps[rep as usize].seed = Some(record.clone());
         }
         reps
     }

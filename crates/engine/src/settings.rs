@@ -3,18 +3,7 @@
 use chrono::{Datelike, TimeDelta, Weekday};
 use rust_decimal::Decimal;
 use salespulse_calendar::CalendarSettings;
-use salespulse_events::{DEFAULT_MAX_EVENT_BYTES, Role, ValidationRules};
-
-/// A roster entry seeded from the configuration file (`[[roster]]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RosterSeed {
-    pub rep_id: String,
-    pub team: String,
-    pub role: Role,
-    pub max_daily_leads: Option<u64>,
-    pub max_daily_deals: Option<u64>,
-    pub active: bool,
-}
+use salespulse_events::{DEFAULT_MAX_EVENT_BYTES, RosterRecord, ValidationRules};
 
 /// The engine's whole configuration.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +17,9 @@ pub struct Settings {
     pub deal_size_bands: [Decimal; 2],
     pub default_max_daily_leads: u64,
     pub default_max_daily_deals: u64,
-    pub roster: Vec<RosterSeed>,
+    /// The configured roster (`[[roster]]`): `(rep_id, record)` in file order, each rep once;
+    /// `rep_upserted` events override it (C10).
+    pub roster: Vec<(String, RosterRecord)>,
     /// The largest input accepted, in bytes (a Kafka message value, a replay line without its
     /// line end); above it, `too_large` before parsing (EVENTS.md v1.1).
     ///
@@ -166,15 +157,14 @@ impl Settings {
             format_args!("{default_max_daily_deals}"),
         );
         line("roster", format_args!("{}", roster.len()));
-        for seed in roster {
-            let RosterSeed {
-                rep_id,
+        for (rep_id, record) in roster {
+            let RosterRecord {
                 team,
                 role,
                 max_daily_leads,
                 max_daily_deals,
                 active,
-            } = seed;
+            } = record;
             line(
                 "roster.seed",
                 format_args!(
@@ -238,15 +228,15 @@ mod tests {
 
     use super::*;
 
-    fn seed(rep_id: &str) -> RosterSeed {
-        RosterSeed {
-            rep_id: rep_id.to_owned(),
+    fn seed(rep_id: &str) -> (String, RosterRecord) {
+        let record = RosterRecord {
             team: "east".to_owned(),
             role: Role::Bdr,
             max_daily_leads: Some(30),
             max_daily_deals: None,
             active: true,
-        }
+        };
+        (rep_id.to_owned(), record)
     }
 
     fn base() -> Settings {
@@ -349,16 +339,16 @@ mod tests {
                 s.roster.pop();
             }),
             ("roster order", |s| s.roster.reverse()),
-            ("seed rep", |s| s.roster[0].rep_id = "r-anna".to_owned()),
-            ("seed team", |s| s.roster[0].team = "west".to_owned()),
-            ("seed role", |s| s.roster[0].role = Role::Ae),
-            ("seed leads", |s| s.roster[0].max_daily_leads = None),
-            ("seed deals", |s| s.roster[0].max_daily_deals = Some(0)),
-            ("seed active", |s| s.roster[0].active = false),
+            ("seed rep", |s| s.roster[0].0 = "r-anna".to_owned()),
+            ("seed team", |s| s.roster[0].1.team = "west".to_owned()),
+            ("seed role", |s| s.roster[0].1.role = Role::Ae),
+            ("seed leads", |s| s.roster[0].1.max_daily_leads = None),
+            ("seed deals", |s| s.roster[0].1.max_daily_deals = Some(0)),
+            ("seed active", |s| s.roster[0].1.active = false),
             ("field boundary", |s| {
                 // Moving text from one string field to the next must not write the same text.
-                s.roster[0].rep_id = "r-ana 4:east".to_owned();
-                s.roster[0].team = String::new();
+                s.roster[0].0 = "r-ana 4:east".to_owned();
+                s.roster[0].1.team = String::new();
             }),
         ];
         let base = base().fingerprint();

@@ -1,17 +1,20 @@
 //! The metrics as of one instant: every window assembled from the kept facts.
 //!
 //! The definitions of METRICS.md / SEMANTICS.md live here, in one place; the exporter only
-//! renders what this computes.
+//! renders what this computes. It reads the facts, the windows and the settings, never the
+//! engine, so the ingestion side can change how it keeps state without touching a definition.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use ahash::AHashMap;
 use rust_decimal::Decimal;
-use salespulse_calendar::{Period, WindowKind, WindowSet};
-use salespulse_events::{Channel, EventType, IgnoreReason, Outcome, RejectReason, Role, Timestamp};
+use salespulse_calendar::{Period, WINDOW_COUNT, WindowKind, WindowSet};
+use salespulse_events::{Channel, Outcome, Role, Timestamp};
 
-use crate::engine::Engine;
+use crate::counters::PipelineCounters;
+use crate::facts::Facts;
 use crate::money::{add, decimal_to_f64};
+use crate::settings::Settings;
 
 /// The rep label of leads nobody is assigned to (C24).
 pub const UNASSIGNED_REP: &str = "unassigned";
@@ -22,7 +25,10 @@ pub const UNKNOWN: &str = "unknown";
 pub const RESPONSE_HISTOGRAM_BUCKETS: [f64; 12] = [
     30.0, 60.0, 120.0, 180.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 14400.0, 28800.0, 86400.0,
 ];
-const WINDOW_COUNT: usize = 9;
+/// The windows of the magic number (C22): its `current` value compares this quarter with the
+/// previous one, its `previous` value the previous quarter with the one before.
+const QUARTER: usize = WindowSet::position(Period::Quarter, WindowKind::Current);
+const PREVIOUS_QUARTER: usize = WindowSet::position(Period::Quarter, WindowKind::Previous);
 const NANOS_PER_SECOND: i128 = 1_000_000_000;
 
 /// Which interval one window is.
@@ -242,41 +248,6 @@ impl SegmentWindowStats {
     }
 }
 
-/// The pipeline's own counters (C25).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct PipelineCounters {
-    /// Accepted, non-duplicate events, indexed like [`EventType::ALL`].
-    pub accepted: [u64; EventType::ALL.len()],
-    /// Rejected lines, indexed like [`RejectReason::ALL`].
-    pub rejected: [u64; RejectReason::ALL.len()],
-    /// Messages that are not events (tombstones), indexed like [`IgnoreReason::ALL`].
-    pub ignored: [u64; IgnoreReason::ALL.len()],
-    pub duplicates: u64,
-    pub late: u64,
-    pub last_event: Option<Timestamp>,
-}
-
-impl PipelineCounters {
-    pub(crate) fn record_accepted(&mut self, event_type: EventType, at: Timestamp) {
-        if let Some(index) = EventType::ALL.iter().position(|t| *t == event_type) {
-            self.accepted[index] += 1;
-        }
-        self.last_event = self.last_event.max(Some(at));
-    }
-
-    pub(crate) fn record_rejected(&mut self, reason: RejectReason) {
-        if let Some(index) = RejectReason::ALL.iter().position(|r| *r == reason) {
-            self.rejected[index] += 1;
-        }
-    }
-
-    pub(crate) fn record_ignored(&mut self, reason: IgnoreReason) {
-        if let Some(index) = IgnoreReason::ALL.iter().position(|r| *r == reason) {
-            self.ignored[index] += 1;
-        }
-    }
-}
-
 /// `numerator / denominator`, absent (not NaN) when the denominator is 0.
 fn ratio(numerator: u64, denominator: u64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
@@ -305,9 +276,13 @@ fn size_band(amount: Option<Decimal>, bands: &[Decimal; 2]) -> &'static str {
 }
 
 impl Snapshot {
-    pub(crate) fn compute(engine: &Engine) -> Snapshot {
-        let ws = &engine.windows;
-        let rep_count = engine.reps.len();
+    pub(crate) fn compute(
+        facts: &Facts,
+        ws: &WindowSet,
+        settings: &Settings,
+        pipeline: &PipelineCounters,
+    ) -> Snapshot {
+        let rep_count = facts.reps.len();
         let mut rep_windows = vec![vec![RepWindowStats::default(); WINDOW_COUNT]; rep_count];
         let mut response_times: Vec<Vec<Vec<i128>>> =
             vec![vec![Vec::new(); WINDOW_COUNT]; rep_count];
@@ -315,10 +290,10 @@ impl Snapshot {
         let mut queues = vec![QueueStats::default(); rep_count];
         let mut unassigned: Option<QueueStats> = None;
 
-        count_activities(engine, ws, &mut rep_windows);
+        count_activities(facts, ws, &mut rep_windows);
 
-        let sla = nanos(engine.settings.lead_response_sla);
-        for lead in engine.leads.values() {
+        let sla = nanos(settings.lead_response_sla);
+        for lead in facts.leads.values() {
             // Qualifications count even for leads that were never created (C16).
             for (qualification, is_mql) in [(&lead.first_mql, true), (&lead.first_sql, false)] {
                 let Some(qualification) = qualification else {
@@ -361,7 +336,7 @@ impl Snapshot {
                 }
                 None => {
                     let Some(created_at) =
-                        lead.waiting_since(ws.as_of, engine.settings.lead_queue_max_age)
+                        lead.waiting_since(ws.as_of, settings.lead_queue_max_age)
                     else {
                         continue;
                     };
@@ -387,11 +362,11 @@ impl Snapshot {
             }
         }
 
-        let dimensions = count_deals(engine, ws, &mut rep_windows);
+        let dimensions = count_deals(facts, ws, settings, &mut rep_windows);
         let windows = window_infos(ws);
-        let teams = team_capacity(engine, &windows, &rep_windows);
+        let teams = team_capacity(facts, settings, &windows, &rep_windows);
 
-        let mut reps: Vec<RepSnapshot> = engine
+        let mut reps: Vec<RepSnapshot> = facts
             .reps
             .iter()
             .zip(rep_windows)
@@ -399,7 +374,7 @@ impl Snapshot {
             .zip(histograms)
             .map(
                 |((((rep, state), windows), queue), responses)| RepSnapshot {
-                    rep: engine.reps.name(rep).to_owned(),
+                    rep: facts.reps.name(rep).to_owned(),
                     team: state
                         .roster()
                         .map_or(UNKNOWN, |roster| &roster.team)
@@ -420,8 +395,8 @@ impl Snapshot {
             unassigned_queue: unassigned,
             dimensions,
             teams,
-            company: company_stats(engine, ws),
-            pipeline: engine.counters.clone(),
+            company: company_stats(facts, ws),
+            pipeline: pipeline.clone(),
         }
     }
 }
@@ -456,10 +431,10 @@ fn window_infos(ws: &WindowSet) -> Vec<WindowInfo> {
 }
 
 /// Attempts, distinct established contacts and appointments (C12, C13) per rep and window.
-fn count_activities(engine: &Engine, ws: &WindowSet, rep_windows: &mut [Vec<RepWindowStats>]) {
+fn count_activities(facts: &Facts, ws: &WindowSet, rep_windows: &mut [Vec<RepWindowStats>]) {
     // Per contact: the windows with an established activity, the windows with an appointment.
     let mut contact_windows: AHashMap<u32, (u16, u16)> = AHashMap::new();
-    for ((_, rep), stats) in engine.reps.iter().zip(rep_windows.iter_mut()) {
+    for ((_, rep), stats) in facts.reps.iter().zip(rep_windows.iter_mut()) {
         contact_windows.clear();
         for activity in &rep.activities {
             let mask = ws.mask(activity.at);
@@ -509,12 +484,13 @@ fn summarize_responses(stats: &mut RepWindowStats, times: &mut [i128]) {
 
 /// Won/lost per rep and per dimension value from every deal's counting close (C17, C19).
 fn count_deals(
-    engine: &Engine,
+    facts: &Facts,
     ws: &WindowSet,
+    settings: &Settings,
     rep_windows: &mut [Vec<RepWindowStats>],
 ) -> Vec<DimensionRow> {
     let mut dimensions: BTreeMap<(usize, String), Vec<WinLoss>> = BTreeMap::new();
-    for deal in engine.deals.values() {
+    for deal in facts.deals.values() {
         let Some(close) = &deal.latest_close else {
             continue;
         };
@@ -524,7 +500,7 @@ fn count_deals(
         let values = [
             resolved.industry.unwrap_or(UNKNOWN),
             resolved.channel.unwrap_or(UNKNOWN),
-            size_band(resolved.amount, &engine.settings.deal_size_bands),
+            size_band(resolved.amount, &settings.deal_size_bands),
         ];
         for (dimension, value) in values.into_iter().enumerate() {
             let row = dimensions
@@ -565,12 +541,13 @@ fn count_deals(
 
 /// BDR and AE capacity per team of the final roster (C20).
 fn team_capacity(
-    engine: &Engine,
+    facts: &Facts,
+    settings: &Settings,
     windows: &[WindowInfo],
     rep_windows: &[Vec<RepWindowStats>],
 ) -> Vec<TeamSnapshot> {
     let mut teams: BTreeMap<&str, TeamSnapshot> = BTreeMap::new();
-    for ((_, rep), stats) in engine.reps.iter().zip(rep_windows) {
+    for ((_, rep), stats) in facts.reps.iter().zip(rep_windows) {
         let Some(roster) = rep.roster() else {
             continue;
         };
@@ -591,7 +568,7 @@ fn team_capacity(
                 team.bdr_reps += 1;
                 let max = roster
                     .max_daily_leads
-                    .unwrap_or(engine.settings.default_max_daily_leads);
+                    .unwrap_or(settings.default_max_daily_leads);
                 for ((team_window, info), rep_window) in
                     team.windows.iter_mut().zip(windows).zip(stats)
                 {
@@ -605,7 +582,7 @@ fn team_capacity(
                 team.ae_reps += 1;
                 let max = roster
                     .max_daily_deals
-                    .unwrap_or(engine.settings.default_max_daily_deals);
+                    .unwrap_or(settings.default_max_daily_deals);
                 for ((team_window, info), rep_window) in
                     team.windows.iter_mut().zip(windows).zip(stats)
                 {
@@ -622,8 +599,8 @@ fn team_capacity(
 }
 
 /// Spend, new customers, recurring revenue, lifetime value and the magic number (C21-C23).
-fn company_stats(engine: &Engine, ws: &WindowSet) -> CompanyStats {
-    let finance = &engine.finance;
+fn company_stats(facts: &Facts, ws: &WindowSet) -> CompanyStats {
+    let finance = &facts.finance;
     let segment_count = finance.segments.len();
     // Index 0 is `all`; segment s is at s + 1.
     let mut segments: Vec<SegmentSnapshot> = std::iter::once("all")
@@ -693,7 +670,6 @@ fn company_stats(engine: &Engine, ws: &WindowSet) -> CompanyStats {
         }
     }
 
-    // Windows 4 and 5 are the current and the previous quarter.
     let all = &segments[0].windows;
     let magic = |rr: Decimal, rr_before: Decimal, sm_before: Decimal| {
         (!sm_before.is_zero())
@@ -701,12 +677,12 @@ fn company_stats(engine: &Engine, ws: &WindowSet) -> CompanyStats {
     };
     let magic_number = [
         magic(
-            all[4].recurring_revenue,
-            all[5].recurring_revenue,
-            all[5].sm_expense,
+            all[QUARTER].recurring_revenue,
+            all[PREVIOUS_QUARTER].recurring_revenue,
+            all[PREVIOUS_QUARTER].sm_expense,
         ),
         magic(
-            all[5].recurring_revenue,
+            all[PREVIOUS_QUARTER].recurring_revenue,
             rr_before_previous,
             sm_before_previous,
         ),

@@ -28,21 +28,21 @@
 
 pub(crate) mod codec;
 
-use ahash::AHashMap;
 use salespulse_calendar::Calendar;
 use salespulse_events::{EventKind, EventType, IgnoreReason, RejectReason};
 use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
+use crate::counters::PipelineCounters;
 use crate::deals::Deal;
 use crate::dedup::Dedup;
 use crate::engine::Engine;
+use crate::facts::Facts;
 use crate::finance::{Customer, Finance, MoneyFact};
-use crate::interner::Interner;
+use crate::interner::{Interner, KeyedEntries};
 use crate::leads::Lead;
 use crate::reps::{ActivityFact, AppointmentFact, Reps, RosterRecord};
 use crate::settings::Settings;
-use crate::snapshot::PipelineCounters;
 use crate::stamped::Stamped;
 use codec::Ts;
 
@@ -51,7 +51,9 @@ use codec::Ts;
 /// versions, so an older checkpoint makes the service rebuild instead of misreading it.
 ///
 /// 2: the pipeline counters gained the ignored messages (tombstones, EVENTS.md v1.1).
-pub const STATE_FORMAT_VERSION: u16 = 2;
+/// 3: compact state (issue 7): a lead's creation is its instant alone (no event id); a deal keeps
+/// its amount (as a compact decimal), industry and channel, not its segment.
+pub const STATE_FORMAT_VERSION: u16 = 3;
 
 const MAGIC: [u8; 4] = *b"SPES";
 const HEADER_LEN: usize = MAGIC.len() + 2 + 8;
@@ -87,7 +89,7 @@ pub enum StateError {
 struct SavedRef<'a> {
     as_of: Ts,
     reps: Vec<RepRef<'a>>,
-    contacts: &'a [Box<str>],
+    contacts: Names<'a>,
     leads: Vec<(&'a str, &'a Lead)>,
     deals: Vec<(&'a str, &'a Deal)>,
     finance: FinanceRef<'a>,
@@ -100,10 +102,12 @@ struct SavedRef<'a> {
 struct Saved<'a> {
     as_of: Ts,
     reps: Vec<SavedRep>,
-    contacts: Vec<Box<str>>,
-    leads: Vec<(Box<str>, Lead)>,
-    deals: Vec<(Box<str>, Deal)>,
-    finance: SavedFinance,
+    #[serde(borrow)]
+    contacts: Vec<&'a str>,
+    leads: KeyedEntries<Lead>,
+    deals: KeyedEntries<Deal>,
+    #[serde(borrow)]
+    finance: SavedFinance<'a>,
     #[serde(borrow)]
     dedup: SavedDedup<'a>,
     pending: Vec<(String, Ts, EventKind)>,
@@ -130,6 +134,15 @@ struct Bytes(Vec<u8>);
 impl Serialize for Bytes {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_bytes(&self.0)
+    }
+}
+
+/// An interner's names in id order, serialized as a sequence of strings.
+struct Names<'a>(&'a Interner);
+
+impl Serialize for Names<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.names())
     }
 }
 
@@ -181,7 +194,7 @@ struct SavedRep {
 
 #[derive(Serialize)]
 struct FinanceRef<'a> {
-    segments: &'a [Box<str>],
+    segments: Names<'a>,
     expenses: &'a [MoneyFact],
     recurring_revenue: &'a [MoneyFact],
     #[serde(with = "codec::decimals")]
@@ -192,15 +205,16 @@ struct FinanceRef<'a> {
 }
 
 #[derive(Deserialize)]
-struct SavedFinance {
-    segments: Vec<Box<str>>,
+struct SavedFinance<'a> {
+    #[serde(borrow)]
+    segments: Vec<&'a str>,
     expenses: Vec<MoneyFact>,
     recurring_revenue: Vec<MoneyFact>,
     #[serde(with = "codec::decimals")]
     lifetime_expense: Vec<rust_decimal::Decimal>,
     #[serde(with = "codec::decimal")]
     lifetime_expense_all: rust_decimal::Decimal,
-    customers: Vec<(Box<str>, Customer)>,
+    customers: KeyedEntries<Customer>,
 }
 
 /// Counters by their stable names (not by position), non-zero ones only.
@@ -222,13 +236,6 @@ struct SavedCounters {
     late: u64,
     last_event: Option<Ts>,
     ignored: Vec<(Box<str>, u64)>,
-}
-
-/// `map`'s entries sorted by key.
-fn sorted<V>(map: &AHashMap<Box<str>, V>) -> Vec<(&str, &V)> {
-    let mut entries: Vec<(&str, &V)> = map.iter().map(|(key, value)| (&**key, value)).collect();
-    entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-    entries
 }
 
 fn named_counts<T: Copy>(
@@ -253,30 +260,31 @@ impl Engine {
     /// described in the `state` module: versioned ([`STATE_FORMAT_VERSION`]), checksummed, and
     /// deterministic (the same state always gives the same bytes).
     pub fn save_state(&self) -> Vec<u8> {
-        let reps = self
+        let facts = &self.facts;
+        let reps = facts
             .reps
             .iter()
             .map(|(rep, state)| RepRef {
-                name: self.reps.name(rep),
+                name: facts.reps.name(rep),
                 latest_upsert: &state.latest_upsert,
                 activities: &state.activities,
                 appointments: &state.appointments,
             })
             .collect();
-        let finance = &self.finance;
+        let finance = &facts.finance;
         let saved = SavedRef {
             as_of: Ts(self.as_of()),
             reps,
-            contacts: self.contacts.names(),
-            leads: sorted(&self.leads),
-            deals: sorted(&self.deals),
+            contacts: Names(&facts.contacts),
+            leads: facts.leads.sorted(),
+            deals: facts.deals.sorted(),
             finance: FinanceRef {
-                segments: finance.segments.names(),
+                segments: Names(&finance.segments),
                 expenses: &finance.expenses,
                 recurring_revenue: &finance.recurring_revenue,
                 lifetime_expense: &finance.lifetime_expense,
                 lifetime_expense_all: finance.lifetime_expense_all,
-                customers: sorted(&finance.customers),
+                customers: finance.customers.sorted(),
             },
             dedup: {
                 let entries = self.dedup.entries();
@@ -393,13 +401,6 @@ fn ensure(condition: bool, what: &'static str) -> Result<(), StateError> {
     }
 }
 
-/// A map from `(key, value)` entries; `None` if a key repeats.
-fn unique_map<V>(entries: Vec<(Box<str>, V)>) -> Option<AHashMap<Box<str>, V>> {
-    let count = entries.len();
-    let map: AHashMap<Box<str>, V> = entries.into_iter().collect();
-    (map.len() == count).then_some(map)
-}
-
 impl Saved<'_> {
     fn into_engine(self, settings: Settings) -> Result<Engine, StateError> {
         let as_of = self.as_of.0;
@@ -428,10 +429,10 @@ impl Saved<'_> {
         }
         let rep_count = reps.len();
         let known_rep = |rep: &u32| (*rep as usize) < rep_count;
-        let contacts = Interner::from_names(self.contacts)
+        let contacts = Interner::from_names(self.contacts.into_iter())
             .ok_or(StateError::Inconsistent("a contact is listed twice"))?;
 
-        for (_, lead) in &self.leads {
+        for lead in self.leads.values() {
             ensure(
                 lead.first_touch
                     .iter()
@@ -446,17 +447,21 @@ impl Saved<'_> {
                 "a lead names an unknown rep",
             )?;
         }
-        let leads =
-            unique_map(self.leads).ok_or(StateError::Inconsistent("a lead is listed twice"))?;
+        let leads = self
+            .leads
+            .into_keyed()
+            .ok_or(StateError::Inconsistent("a lead is listed twice"))?;
         ensure(
             self.deals
-                .iter()
-                .filter_map(|(_, deal)| deal.latest_close.as_ref())
+                .values()
+                .filter_map(|deal| deal.latest_close.as_ref())
                 .all(|close| known_rep(&close.value.rep)),
             "a deal names an unknown rep",
         )?;
-        let deals =
-            unique_map(self.deals).ok_or(StateError::Inconsistent("a deal is listed twice"))?;
+        let deals = self
+            .deals
+            .into_keyed()
+            .ok_or(StateError::Inconsistent("a deal is listed twice"))?;
         let finance = self.finance.into_finance()?;
 
         let SavedDedup { hashes, expiries } = self.dedup;
@@ -494,18 +499,20 @@ impl Saved<'_> {
             calendar,
             windows,
             dedup,
-            reps,
-            contacts,
-            leads,
-            deals,
-            finance,
+            facts: Facts {
+                reps,
+                contacts,
+                leads,
+                deals,
+                finance,
+            },
             pending,
             counters,
         })
     }
 }
 
-impl SavedFinance {
+impl SavedFinance<'_> {
     fn into_finance(self) -> Result<Finance, StateError> {
         let segment_count = self.segments.len();
         let known = |segment: &u32| (*segment as usize) < segment_count;
@@ -522,7 +529,7 @@ impl SavedFinance {
             "a money fact names an unknown segment",
         )?;
         ensure(
-            self.customers.iter().all(|(_, customer)| {
+            self.customers.values().all(|customer| {
                 let acquired = customer
                     .first_acquired
                     .as_ref()
@@ -539,13 +546,15 @@ impl SavedFinance {
             "a customer names an unknown segment",
         )?;
         Ok(Finance {
-            segments: Interner::from_names(self.segments)
+            segments: Interner::from_names(self.segments.into_iter())
                 .ok_or(StateError::Inconsistent("a segment is listed twice"))?,
             expenses: self.expenses,
             recurring_revenue: self.recurring_revenue,
             lifetime_expense: self.lifetime_expense,
             lifetime_expense_all: self.lifetime_expense_all,
-            customers: unique_map(self.customers)
+            customers: self
+                .customers
+                .into_keyed()
                 .ok_or(StateError::Inconsistent("a customer is listed twice"))?,
         })
     }

@@ -7,7 +7,7 @@ use chrono::{NaiveDate, TimeDelta};
 use common::*;
 use rust_decimal::Decimal;
 use salespulse_calendar::CalendarSettings;
-use salespulse_engine::{IngestOutcome, RosterSeed, Settings};
+use salespulse_engine::{IngestOutcome, RosterRecord, Settings};
 use salespulse_events::{EventType, RejectReason, Role, ValidationRules};
 use serde_json::json;
 
@@ -18,15 +18,17 @@ fn seed(
     max_daily_leads: Option<u64>,
     max_daily_deals: Option<u64>,
     active: bool,
-) -> RosterSeed {
-    RosterSeed {
-        rep_id: rep.into(),
-        team: team.into(),
-        role,
-        max_daily_leads,
-        max_daily_deals,
-        active,
-    }
+) -> (String, RosterRecord) {
+    (
+        rep.into(),
+        RosterRecord {
+            team: team.into(),
+            role,
+            max_daily_leads,
+            max_daily_deals,
+            active,
+        },
+    )
 }
 
 #[test]

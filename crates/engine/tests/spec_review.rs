@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use rust_decimal::Decimal;
-use salespulse_engine::{Period, RosterSeed, Settings, WindowKind};
+use salespulse_engine::{Period, RosterRecord, Settings, WindowKind};
 use salespulse_events::Role;
 use serde_json::json;
 
@@ -135,15 +135,17 @@ fn seed(
     leads: Option<u64>,
     deals: Option<u64>,
     active: bool,
-) -> RosterSeed {
-    RosterSeed {
-        rep_id: rep.into(),
-        team: team.into(),
-        role,
-        max_daily_leads: leads,
-        max_daily_deals: deals,
-        active,
-    }
+) -> (String, RosterRecord) {
+    (
+        rep.into(),
+        RosterRecord {
+            team: team.into(),
+            role,
+            max_daily_leads: leads,
+            max_daily_deals: deals,
+            active,
+        },
+    )
 }
 
 /// C6: an accepted event in (as_of, as_of + skew] is in no state: not the roster (team label),

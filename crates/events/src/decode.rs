@@ -15,8 +15,8 @@ use rust_decimal::Decimal;
 
 use crate::amount::parse_amount_text;
 use crate::model::{
-    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role, Stage,
-    Timestamp,
+    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role,
+    RosterRecord, Stage, Timestamp,
 };
 use crate::reason::{RejectReason, Rejection};
 use crate::timestamp::parse_timestamp;
@@ -391,11 +391,13 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             let active = f.opt_flag(Field::Active)?.unwrap_or(true);
             EventKind::RepUpserted {
                 rep_id,
-                team,
-                role,
-                max_daily_leads,
-                max_daily_deals,
-                active,
+                record: RosterRecord {
+                    team,
+                    role,
+                    max_daily_leads,
+                    max_daily_deals,
+                    active,
+                },
             }
         }
     })
@@ -779,11 +781,13 @@ mod tests {
                 occurred_at: utc(2026, 11, 2, 13, 0, 0),
                 kind: EventKind::RepUpserted {
                     rep_id: "r-ana".into(),
-                    team: "east".into(),
-                    role: Role::Bdr,
-                    max_daily_leads: Some(45),
-                    max_daily_deals: None,
-                    active: true,
+                    record: RosterRecord {
+                        team: "east".into(),
+                        role: Role::Bdr,
+                        max_daily_leads: Some(45),
+                        max_daily_deals: None,
+                        active: true,
+                    },
                 },
             }
         );
@@ -794,11 +798,13 @@ mod tests {
             event.kind,
             EventKind::RepUpserted {
                 rep_id: "r-ben".into(),
-                team: "east".into(),
-                role: Role::Ae,
-                max_daily_leads: None,
-                max_daily_deals: Some(6),
-                active: true,
+                record: RosterRecord {
+                    team: "east".into(),
+                    role: Role::Ae,
+                    max_daily_leads: None,
+                    max_daily_deals: Some(6),
+                    active: true,
+                },
             }
         );
         assert_eq!(event.event_type(), EventType::RepUpserted);
@@ -1485,11 +1491,13 @@ mod tests {
             event.kind,
             EventKind::RepUpserted {
                 rep_id: "r-1".into(),
-                team: "east".into(),
-                role: Role::Ae,
-                max_daily_leads: Some(0),
-                max_daily_deals: Some(u64::MAX),
-                active: false,
+                record: RosterRecord {
+                    team: "east".into(),
+                    role: Role::Ae,
+                    max_daily_leads: Some(0),
+                    max_daily_deals: Some(u64::MAX),
+                    active: false,
+                },
             }
         );
         let event = ok(&with(
@@ -1499,9 +1507,12 @@ mod tests {
         assert!(matches!(
             event.kind,
             EventKind::RepUpserted {
-                max_daily_leads: None,
-                max_daily_deals: None,
-                active: true,
+                record: RosterRecord {
+                    max_daily_leads: None,
+                    max_daily_deals: None,
+                    active: true,
+                    ..
+                },
                 ..
             }
         ));

@@ -12,8 +12,8 @@ mod timestamp;
 pub use amount::parse_amount;
 pub use decode::{DEFAULT_MAX_EVENT_BYTES, ValidationRules, check_clock, check_size, decode};
 pub use model::{
-    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role, Stage,
-    Timestamp,
+    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role,
+    RosterRecord, Stage, Timestamp,
 };
 pub use reason::{IgnoreReason, RejectReason, Rejection};
 pub use timestamp::parse_timestamp;

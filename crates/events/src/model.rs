@@ -87,12 +87,21 @@ pub enum EventKind {
     },
     RepUpserted {
         rep_id: String,
-        team: String,
-        role: Role,
-        max_daily_leads: Option<u64>,
-        max_daily_deals: Option<u64>,
-        active: bool,
+        record: RosterRecord,
     },
+}
+
+/// A rep's roster record (SEMANTICS C10): what a `rep_upserted` carries and a `[[roster]]` entry
+/// seeds, kept whole by the engine (a newer upsert replaces all of it). One type for the event,
+/// the configuration and the engine, so a new roster field is added once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterRecord {
+    pub team: String,
+    pub role: Role,
+    /// `None` falls back to the configured default capacity.
+    pub max_daily_leads: Option<u64>,
+    pub max_daily_deals: Option<u64>,
+    pub active: bool,
 }
 
 /// The optional dimensions a `deal_opened` or `deal_closed` may carry.

@@ -1,6 +1,6 @@
 //! Decoding edge cases of SEMANTICS.md C4 found in review.
 
-use salespulse_events::{Event, EventKind, RejectReason, ValidationRules, decode};
+use salespulse_events::{Event, EventKind, RejectReason, RosterRecord, ValidationRules, decode};
 
 fn decoded(line: &str) -> Result<Event, RejectReason> {
     decode(line.as_bytes(), &ValidationRules::default()).map_err(|r| r.reason)
@@ -14,9 +14,14 @@ fn c4_max_daily_minus_zero_is_the_integer_zero() {
                    "rep_id":"r","team":"t","role":"bdr","max_daily_leads":-0}"#;
     match decoded(line) {
         Ok(Event {
-            kind: EventKind::RepUpserted {
-                max_daily_leads, ..
-            },
+            kind:
+                EventKind::RepUpserted {
+                    record:
+                        RosterRecord {
+                            max_daily_leads, ..
+                        },
+                    ..
+                },
             ..
         }) => {
             assert_eq!(max_daily_leads, Some(0));

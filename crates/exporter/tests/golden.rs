@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 
 use chrono::TimeDelta;
-use salespulse_engine::{Engine, IngestOutcome, Period, RosterSeed, Settings, Snapshot};
+use salespulse_engine::{Engine, IngestOutcome, Period, RosterRecord, Settings, Snapshot};
 use salespulse_events::Role;
 use salespulse_exporter::{Selection, encode_text};
 use salespulse_sim::{SimConfig, Simulator};
@@ -17,15 +17,17 @@ const DAYS: i64 = 200;
 
 /// A rep whose id and team need every escape of the text format (the roster of the config file
 /// is the one way to a newline; events refuse control characters).
-fn awkward_rep() -> RosterSeed {
-    RosterSeed {
-        rep_id: "r-\"quoted\"\\slash\nline".to_owned(),
-        team: "t\\é \"✓\"".to_owned(),
-        role: Role::Bdr,
-        max_daily_leads: Some(40),
-        max_daily_deals: None,
-        active: true,
-    }
+fn awkward_rep() -> (String, RosterRecord) {
+    (
+        "r-\"quoted\"\\slash\nline".to_owned(),
+        RosterRecord {
+            team: "t\\é \"✓\"".to_owned(),
+            role: Role::Bdr,
+            max_daily_leads: Some(40),
+            max_daily_deals: None,
+            active: true,
+        },
+    )
 }
 
 /// Lines the simulator does not write: a rep with a quote, a backslash and a non-ASCII letter at

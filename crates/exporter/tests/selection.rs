@@ -1,6 +1,6 @@
 //! `[export]`: the chosen periods and the histogram granularity, checked on a rendered exposition.
 
-use salespulse_engine::{Engine, Period, RosterSeed, Settings};
+use salespulse_engine::{Engine, Period, RosterRecord, Settings};
 use salespulse_events::{Role, parse_timestamp};
 use salespulse_exporter::{Selection, encode_text};
 
@@ -8,13 +8,17 @@ const AS_OF: &str = "2026-11-25T12:00:00Z";
 
 /// Two reps of team east answer 1 and 2 leads; a rep of team west answers 1.
 fn exposition(selection: &Selection) -> String {
-    let seed = |rep: &str, team: &str| RosterSeed {
-        rep_id: rep.to_owned(),
-        team: team.to_owned(),
-        role: Role::Bdr,
-        max_daily_leads: None,
-        max_daily_deals: None,
-        active: true,
+    let seed = |rep: &str, team: &str| {
+        (
+            rep.to_owned(),
+            RosterRecord {
+                team: team.to_owned(),
+                role: Role::Bdr,
+                max_daily_leads: None,
+                max_daily_deals: None,
+                active: true,
+            },
+        )
     };
     let settings = Settings {
         roster: vec![seed("a", "east"), seed("b", "east"), seed("c", "west")],

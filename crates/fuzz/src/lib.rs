@@ -27,7 +27,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc, Weekday};
 use salespulse_calendar::CalendarSettings;
-use salespulse_engine::{Engine, IngestOutcome, RosterSeed, Settings};
+use salespulse_engine::{Engine, IngestOutcome, RosterRecord, Settings};
 use salespulse_events::Role;
 use salespulse_exporter::{Selection, encode_text};
 
@@ -63,14 +63,16 @@ pub fn settings() -> Settings {
             holidays: NaiveDate::from_ymd_opt(2026, 11, 26).into_iter().collect(),
             ..CalendarSettings::default()
         },
-        roster: vec![RosterSeed {
-            rep_id: "r-ana".to_owned(),
-            team: "east".to_owned(),
-            role: Role::Bdr,
-            max_daily_leads: Some(45),
-            max_daily_deals: None,
-            active: true,
-        }],
+        roster: vec![(
+            "r-ana".to_owned(),
+            RosterRecord {
+                team: "east".to_owned(),
+                role: Role::Bdr,
+                max_daily_leads: Some(45),
+                max_daily_deals: None,
+                active: true,
+            },
+        )],
         ..Settings::default()
     }
 }

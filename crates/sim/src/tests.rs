@@ -1,7 +1,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use salespulse_events::{Event, EventKind, Outcome, ValidationRules, decode};
+use salespulse_events::{Event, EventKind, Outcome, RosterRecord, ValidationRules, decode};
 
 use super::*;
 
@@ -103,7 +103,8 @@ fn the_roster_comes_first_one_upsert_per_rep() {
         assert_eq!(event.occurred_at, start());
         assert!(!event.malformed);
         let EventKind::RepUpserted {
-            rep_id, team, role, ..
+            rep_id,
+            record: RosterRecord { team, role, .. },
         } = decoded(event).kind
         else {
             panic!("not a rep_upserted: {event:?}");

@@ -130,6 +130,24 @@ pub(crate) mod decimal {
     }
 }
 
+/// `#[serde(with = "codec::option_decimal")]`
+pub(crate) mod option_decimal {
+    use super::*;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<Decimal>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        value.map(Dec).serialize(serializer)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<Decimal>, D::Error> {
+        Ok(Option::<Dec>::deserialize(deserializer)?.map(|dec| dec.0))
+    }
+}
+
 /// `#[serde(with = "codec::decimals")]`: a vector of decimals.
 pub(crate) mod decimals {
     use super::*;

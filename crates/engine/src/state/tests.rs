@@ -129,12 +129,13 @@ fn impossible_states_are_refused() {
     type Damage = fn(&mut Engine);
     let damages: &[(&str, Damage)] = &[
         ("unknown rep in a lead", |engine| {
-            if let Some(lead) = engine.leads.values_mut().next() {
+            if let Some(lead) = engine.facts.leads.values_mut().next() {
                 lead.assignments.push(Stamped::new(as_of(), "z", 99));
             }
         }),
         ("unknown rep in a deal", |engine| {
             if let Some(close) = engine
+                .facts
                 .deals
                 .values_mut()
                 .find_map(|deal| deal.latest_close.as_mut())
@@ -144,6 +145,7 @@ fn impossible_states_are_refused() {
         }),
         ("unknown contact", |engine| {
             if let Some(fact) = engine
+                .facts
                 .reps
                 .get_mut(0)
                 .and_then(|rep| rep.activities.first_mut())
@@ -152,12 +154,13 @@ fn impossible_states_are_refused() {
             }
         }),
         ("unknown segment", |engine| {
-            if let Some(fact) = engine.finance.expenses.first_mut() {
+            if let Some(fact) = engine.facts.finance.expenses.first_mut() {
                 fact.segment = Some(99);
             }
         }),
         ("segment sums", |engine| {
             engine
+                .facts
                 .finance
                 .lifetime_expense
                 .push(rust_decimal::Decimal::ONE);
@@ -252,16 +255,19 @@ fn ignored_messages_and_too_large_rejections_survive_a_restore() {
 }
 
 #[test]
-fn a_state_of_format_version_1_is_refused() {
-    // Version 1 had no ignored-message counts: it must be rebuilt, not misread.
-    let mut old = engine().save_state();
-    old[4..6].copy_from_slice(&1u16.to_le_bytes());
-    assert_eq!(STATE_FORMAT_VERSION, 2);
-    assert_eq!(
-        restore(&old).err(),
-        Some(StateError::UnsupportedVersion {
-            found: 1,
-            supported: 2
-        })
-    );
+fn states_of_older_format_versions_are_refused() {
+    // Version 1 had no ignored-message counts, version 2 kept the creations' event ids and the
+    // deals' segments: both must be rebuilt, not misread.
+    assert_eq!(STATE_FORMAT_VERSION, 3);
+    for version in [1u16, 2] {
+        let mut old = engine().save_state();
+        old[4..6].copy_from_slice(&version.to_le_bytes());
+        assert_eq!(
+            restore(&old).err(),
+            Some(StateError::UnsupportedVersion {
+                found: version,
+                supported: 3
+            })
+        );
+    }
 }

@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use super::{IdRule, MAX_ID_CHARS, SCHEMA_VERSION, ValidationRules, quote, reject};
 use crate::amount::parse_amount;
 use crate::model::{
-    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role, Stage,
-    Timestamp,
+    Channel, DealAttributes, Event, EventKind, EventType, ExpenseCategory, Outcome, Role,
+    RosterRecord, Stage, Timestamp,
 };
 use crate::reason::{RejectReason, Rejection};
 use crate::timestamp::parse_timestamp;
@@ -259,11 +259,13 @@ fn decode_kind(event_type: EventType, f: &Fields<'_>) -> Result<EventKind, Rejec
             let active = f.opt_flag("active")?.unwrap_or(true);
             EventKind::RepUpserted {
                 rep_id,
-                team,
-                role,
-                max_daily_leads,
-                max_daily_deals,
-                active,
+                record: RosterRecord {
+                    team,
+                    role,
+                    max_daily_leads,
+                    max_daily_deals,
+                    active,
+                },
             }
         }
     })
