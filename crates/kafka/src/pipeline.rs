@@ -68,7 +68,9 @@ impl PipelineConfig {
         config
     }
 
-    pub(crate) fn consumer_config(&self) -> ClientConfig {
+    /// The consumer's librdkafka settings; public so the consume-only benchmark
+    /// (`crates/bench`) reads with exactly the service's settings.
+    pub fn consumer_config(&self) -> ClientConfig {
         let mut config = self.client_config();
         config
             .set("group.id", &self.kafka.group_id)
