@@ -156,8 +156,13 @@ def section(out):
         + (f" with {changed} changed files not yet committed" if changed else "")
         + f"; Kafka {env['kafka']} (one local KRaft node, `deploy/local/kafka.sh`), librdkafka "
         f"{env['librdkafka']}. Load average (1, 5, 15 min) {env['load_start']} at the start, "
-        f"{env['load_end']} at the end: the machine is shared with other builds, so times are on "
-        "the slow side."
+        f"{env['load_end']} at the end"
+        + (
+            ": other work shared the machine, so times are on the slow side."
+            if max(float(env["load_start"].split()[0]), float(env["load_end"].split()[0]))
+            >= int(env["cores"])
+            else "."
+        )
     )
     add("")
 
