@@ -1,10 +1,6 @@
 //! Reading the service's `/metrics`: how many input events it has counted.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
-use std::time::Duration;
-
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 /// The counters that together count every input message once: accepted, duplicate, rejected
 /// and ignored (docs/metrics.md, "Pipeline").
@@ -30,21 +26,13 @@ pub fn events_counted(exposition: &str) -> u64 {
         .sum()
 }
 
-/// `GET /metrics` from `address` (host:port) over HTTP/1.0: the body of a 200 answer.
+/// `GET /metrics` at `address`: the exposition, or why there is none.
 pub fn scrape(address: &str) -> anyhow::Result<String> {
-    let mut stream =
-        TcpStream::connect(address).with_context(|| format!("connecting to {address}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
-    write!(stream, "GET /metrics HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    let (head, body) = response
-        .split_once("\r\n\r\n")
-        .context("an HTTP answer without a body")?;
-    if head.split(' ').nth(1) != Some("200") {
-        bail!("GET /metrics: {}", head.lines().next().unwrap_or_default());
+    match salespulse_e2e::http_get(address, "/metrics") {
+        Some((200, body)) => Ok(body),
+        Some((status, _)) => bail!("GET /metrics at {address}: status {status}"),
+        None => bail!("GET /metrics at {address}: no answer"),
     }
-    Ok(body.to_owned())
 }
 
 #[cfg(test)]
