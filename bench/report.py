@@ -35,6 +35,16 @@ BEFORE_REPLAY = {"2000000": (1020e6, 154_900), "10000000": (4304e6, 149_000)}
 BEFORE_DECODE = 466_000
 BEFORE_RUN = 99_600
 BEFORE_RUN_RATIO = 0.34
+# The suite's medians of 2026-11-30T19:12:15Z (salespulse at c24c6c8), before the optimisations
+# of the session after it: mimalloc, decoding on a second thread in `run`, the snapshot cadence.
+SUITE_OF = "suite of 2026-11-30 19:12"
+BEFORE_MIMALLOC_REPLAY = {
+    ("2000000", "two_pass"): 352_700, ("2000000", "as_of"): 520_800,
+    ("10000000", "two_pass"): 375_700, ("10000000", "as_of"): 516_000,
+}
+BEFORE_SPLIT_RUN = 211_000
+BEFORE_SPLIT_RATIO = 0.26
+BEFORE_CADENCE_MS = (257, 935)
 
 
 def criterion(directory, group, prefix):
@@ -315,9 +325,9 @@ def section(out):
             "scrape whose count (as above) includes its number: an upper bound, within a scrape "
             "interval plus the scrape's own time, and assuming events are counted in about the "
             "order sent (three partitions per topic). The service publishes a new snapshot at "
-            "most every 250 ms, or every 10 × the time a snapshot takes if longer "
-            "(`MIN_PUBLISH_INTERVAL` in `crates/kafka/src/consumer.rs`), so p50 is about half "
-            "that plus the consumer's delay.")
+            "most every 250 ms; when a snapshot takes longer, every 2 × its time while caught up "
+            "and every 10 × while behind (`publish_interval` in `crates/kafka/src/consumer.rs`), "
+            "so p50 is about half the interval plus a snapshot and the consumer's delay.")
         add("")
         add("| events | achieved rate | p50 | p99 | max |")
         add("|---|---|---|---|---|")
@@ -380,7 +390,9 @@ def section(out):
     add("### Before and after each optimisation")
     add("")
     add("\"Before\": measured in the previous session on the same machine kind (its closing note, "
-        "and the issue text), medians of 3 on a loaded machine. \"After\": this suite, above.")
+        "and the issue text), medians of 3 on a loaded machine, or an earlier run of this suite "
+        "where named. \"After\": this suite, above; each later optimisation's figure includes "
+        "the earlier ones'.")
     add("")
     add("| optimisation | figure | before | after |")
     add("|---|---|---|---|")
@@ -411,6 +423,19 @@ def section(out):
     after_ratio = med.get("kafka.ratio")
     add(f"| batched consumer | `run` ÷ a raw consumer | {BEFORE_RUN_RATIO:.2f} (against `kcat`, "
         f"issue text) | {f'{after_ratio:.2f} (against the consume-only loop)' if after_ratio else 'not measured'} |")
+    for (events, mode), before in BEFORE_MIMALLOC_REPLAY.items():
+        key = f"replay.{events}.{mode}.per_second"
+        label = "two passes" if mode == "two_pass" else "`--as-of`"
+        add(f"| mimalloc, the binaries' allocator | `replay`, {group(int(events))} events, {label} | "
+            f"{rate(before)} ({SUITE_OF}) | {rate(med[key]) if key in med else 'not measured'} |")
+    add(f"| decoding on a second thread in `run` (and mimalloc) | `run` from earliest | "
+        f"{rate(BEFORE_SPLIT_RUN)} ({SUITE_OF}) | {after_run} |")
+    add(f"| decoding on a second thread in `run` (and mimalloc) | `run` ÷ consume-only | "
+        f"{BEFORE_SPLIT_RATIO:.2f} ({SUITE_OF}) | {f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
+    fresh = ((f"{med['freshness.p50_ms']:,.0f} ms, {med['freshness.p99_ms']:,.0f} ms")
+             if "freshness.p99_ms" in med else "not measured")
+    add(f"| snapshot cadence when caught up | freshness p50, p99 | {BEFORE_CADENCE_MS[0]} ms, "
+        f"{BEFORE_CADENCE_MS[1]} ms ({SUITE_OF}) | {fresh} |")
     add("")
     add("Raw results: `target/bench/<time>/results.txt` (one line per run), with the logs.")
     add(END)

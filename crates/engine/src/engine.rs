@@ -18,6 +18,13 @@ use crate::settings::Settings;
 use crate::snapshot::Snapshot;
 use crate::stamped::Stamped;
 
+/// The part of [`Engine::ingest_at`] that needs only the settings: the size limit, then the
+/// decoder. A driver may run it on another thread while the engine applies earlier lines.
+pub fn decode_message(line: &[u8], settings: &Settings) -> Result<Event, Rejection> {
+    check_size(line.len(), settings.max_event_bytes)?;
+    decode(line, &settings.validation)
+}
+
 /// What became of one input line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IngestOutcome {
@@ -85,10 +92,18 @@ impl Engine {
     /// Input above [`Settings::max_event_bytes`] is rejected as `too_large` here, before any
     /// parsing, so a driver needs no size check of its own.
     pub fn ingest_at(&mut self, line: &[u8], now: Timestamp) -> IngestOutcome {
-        if let Err(rejection) = check_size(line.len(), self.settings.max_event_bytes) {
-            return self.record_rejection(rejection);
-        }
-        match decode(line, &self.settings.validation) {
+        let decoded = decode_message(line, &self.settings);
+        self.ingest_decoded_at(decoded, now)
+    }
+
+    /// [`Engine::ingest_at`] of what [`decode_message`] made of a line, decoded elsewhere
+    /// (another thread) with the same settings.
+    pub fn ingest_decoded_at(
+        &mut self,
+        decoded: Result<Event, Rejection>,
+        now: Timestamp,
+    ) -> IngestOutcome {
+        match decoded {
             Ok(event) => self.ingest_event_at(event, now),
             Err(rejection) => self.record_rejection(rejection),
         }

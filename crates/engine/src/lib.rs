@@ -28,7 +28,7 @@ mod stamped;
 mod state;
 
 pub use counters::PipelineCounters;
-pub use engine::{Engine, IngestOutcome, StateSizes};
+pub use engine::{Engine, IngestOutcome, StateSizes, decode_message};
 pub use money::decimal_to_f64;
 pub use salespulse_calendar::{Period, WindowKind};
 pub use salespulse_events::RosterRecord;

@@ -42,25 +42,28 @@ pub(crate) struct PartitionPlan {
     pub(crate) committed: i64,
 }
 
-/// How far the ingestion loop got in one assigned partition. The loop writes it for every
-/// message without the assignment's lock (see [`AppliedOffsets`]); commits, revocations and
-/// readiness read it under the lock. Atomic only because the consumer context must be `Sync`:
-/// writer and readers all run on the ingestion thread (the callbacks inside `poll`), so
+/// How far the ingestion loop got in one assignment of a partition. The loop writes it for
+/// every message without the assignment's lock (see [`AppliedOffsets`]); commits, revocations
+/// and readiness read it under the lock. Atomic only because the consumer context must be
+/// `Sync`: writer and readers all run on the ingestion thread (the callbacks inside `poll`), so
 /// `Relaxed` suffices.
 #[derive(Debug)]
-struct Progress {
+pub(crate) struct Progress {
     /// The next offset to apply.
     applied: AtomicI64,
     /// Cleared when the partition's plan goes (revoked, or replaced by a new assignment): a
-    /// loop still holding this must look the partition up again.
+    /// message polled under it is not applied any more.
     current: AtomicBool,
+    /// The group's committed offset at assignment (see [`PartitionPlan::commit_floor`]).
+    commit_floor: i64,
 }
 
 impl Progress {
-    fn starting_at(applied: i64) -> Progress {
+    fn starting_at(applied: i64, commit_floor: i64) -> Progress {
         Progress {
             applied: AtomicI64::new(applied),
             current: AtomicBool::new(true),
+            commit_floor,
         }
     }
 
@@ -84,7 +87,6 @@ impl Progress {
 /// An assigned partition: its plan, with the applied offset kept where the loop writes it.
 #[derive(Debug)]
 struct Assigned {
-    commit_floor: i64,
     ready_at: i64,
     committed: i64,
     progress: Arc<Progress>,
@@ -93,7 +95,7 @@ struct Assigned {
 impl Assigned {
     fn plan(&self) -> PartitionPlan {
         PartitionPlan {
-            commit_floor: self.commit_floor,
+            commit_floor: self.progress.commit_floor,
             ready_at: self.ready_at,
             applied: self.progress.applied(),
             committed: self.committed,
@@ -183,10 +185,9 @@ impl Partitions {
             partitions.remove(&partition);
         }
         let assigned = Assigned {
-            commit_floor: plan.commit_floor,
             ready_at: plan.ready_at,
             committed: plan.committed,
-            progress: Arc::new(Progress::starting_at(plan.applied)),
+            progress: Arc::new(Progress::starting_at(plan.applied, plan.commit_floor)),
         };
         if let Some(replaced) = self
             .assigned
@@ -256,14 +257,19 @@ impl Partitions {
 /// callback runs inside `poll` on the ingestion thread, so the lock is never contended).
 pub(crate) type Assignment = Arc<Mutex<Partitions>>;
 
-/// The partition of the last message, with what the loop needs of it.
+/// The partition of the last polled message and its assignment then.
 #[derive(Debug)]
 struct LastPartition {
     topic: String,
     partition: i32,
-    commit_floor: i64,
     progress: Arc<Progress>,
 }
+
+/// The assignment a message's partition had when the message was polled: `None` when it had
+/// none. The loop applies a message some polls later (it decodes one batch while it applies the
+/// previous), and a rebalance in between decides whether it still may.
+#[derive(Debug, Clone)]
+pub(crate) struct PolledUnder(Option<Arc<Progress>>);
 
 /// Where the ingestion loop records the applied offsets. Messages come in runs of one
 /// partition (librdkafka hands over each fetched batch whole), so most find their partition
@@ -282,41 +288,70 @@ impl AppliedOffsets {
         }
     }
 
-    /// Records that the message before `next` of a partition is applied; returns whether it
-    /// lies below the partition's commit floor, i.e. was applied and, if rejected,
-    /// dead-lettered before this assignment.
-    pub(crate) fn record(&mut self, topic: &str, partition: i32, next: i64) -> bool {
+    /// At poll time: the assignment of a message's partition.
+    pub(crate) fn polled_under(&mut self, topic: &str, partition: i32) -> PolledUnder {
         match &self.last {
             Some(last)
                 if last.partition == partition
                     && last.progress.is_current()
                     && last.topic == topic =>
             {
-                last.progress.set_applied(next);
-                next <= last.commit_floor
+                PolledUnder(Some(Arc::clone(&last.progress)))
             }
-            _ => self.record_looking_up(topic, partition, next),
+            _ => self.polled_under_looking_up(topic, partition),
         }
     }
 
     #[cold]
-    fn record_looking_up(&mut self, topic: &str, partition: i32, next: i64) -> bool {
-        let mut partitions = self
+    fn polled_under_looking_up(&mut self, topic: &str, partition: i32) -> PolledUnder {
+        let partitions = self
             .assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        partitions.applied(topic, partition, next);
         self.last = partitions
             .assigned(topic, partition)
             .map(|assigned| LastPartition {
                 topic: topic.to_owned(),
                 partition,
-                commit_floor: assigned.commit_floor,
                 progress: Arc::clone(&assigned.progress),
             });
-        self.last
-            .as_ref()
-            .is_some_and(|last| next <= last.commit_floor)
+        PolledUnder(self.last.as_ref().map(|last| Arc::clone(&last.progress)))
+    }
+
+    /// At apply time: records that the message before `next` of a partition is applied, and
+    /// returns whether it lies below the commit floor of its assignment, i.e. was applied and,
+    /// if rejected, dead-lettered before. `None` when that assignment was revoked or replaced
+    /// since the poll: the message must not be applied, for the revocation committed (and
+    /// covered) the partition only up to what was applied then, and whoever owns it now reads
+    /// the message again from there.
+    pub(crate) fn record(
+        &mut self,
+        under: &PolledUnder,
+        topic: &str,
+        partition: i32,
+        next: i64,
+    ) -> Option<bool> {
+        match &under.0 {
+            Some(progress) if progress.is_current() => {
+                progress.set_applied(next);
+                Some(next <= progress.commit_floor)
+            }
+            Some(_) => None,
+            None => Some(self.record_unassigned(topic, partition, next)),
+        }
+    }
+
+    /// A message of a partition that had no assignment when polled: its offset is recorded
+    /// wherever the partition is now, as covered if still unassigned.
+    #[cold]
+    fn record_unassigned(&mut self, topic: &str, partition: i32, next: i64) -> bool {
+        let mut partitions = self
+            .assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        partitions
+            .applied(topic, partition, next)
+            .is_some_and(|plan| next <= plan.commit_floor)
     }
 }
 
@@ -406,8 +441,9 @@ impl ConsumerContext for ServiceContext {
                 }
             }
             RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS => {
-                // Everything polled so far is applied: commit it (with its dead letters) before
-                // the partitions go, so the next owner starts where this one stopped.
+                // Commit what is applied (with its dead letters) before the partitions go, so
+                // the next owner starts where this one stopped. What the loop polled of them and
+                // has not applied yet, it drops (see `AppliedOffsets::record`).
                 if let Err(error) = self.commit_applied(consumer) {
                     self.status.errors.record(Stage::Commit);
                     // The group may already have moved on (another member joined): keep the
@@ -1095,17 +1131,66 @@ mod tests {
             .get(topic, partition)
     }
 
+    /// A message polled and applied with no rebalance in between.
+    fn poll_and_record(
+        applied: &mut AppliedOffsets,
+        topic: &str,
+        partition: i32,
+        next: i64,
+    ) -> Option<bool> {
+        let under = applied.polled_under(topic, partition);
+        applied.record(&under, topic, partition, next)
+    }
+
+    #[test]
+    fn a_message_polled_before_its_partition_was_revoked_is_not_applied() {
+        let assignment = assignment_of(&[("t", 0, plan(3, 10))]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 4), Some(true));
+        let polled_before = applied.polled_under("t", 0);
+
+        assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove("t", 0);
+
+        assert_eq!(applied.record(&polled_before, "t", 0, 5), None);
+        // The state covers the partition up to what was applied before the revocation.
+        let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 4)]));
+    }
+
+    #[test]
+    fn a_message_polled_under_a_replaced_assignment_is_not_applied() {
+        let assignment = assignment_of(&[("t", 0, plan(0, 10))]);
+        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(true));
+        let polled_before = applied.polled_under("t", 0);
+
+        // Assigned again (eager rebalancing): positioned at 1, where the state stops.
+        assignment
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert("t".to_owned(), 0, plan(1, 0));
+
+        assert_eq!(applied.record(&polled_before, "t", 0, 2), None);
+        assert_eq!(plan_of(&assignment, "t", 0), Some(plan(1, 0)));
+        // Read again under the new assignment, it is applied.
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 2), Some(false));
+        assert_eq!(plan_of(&assignment, "t", 0), Some(plan(2, 0)));
+    }
+
     #[test]
     fn recorded_offsets_move_the_plan_and_say_whether_below_the_commit_floor() {
         // Committed up to 5 at assignment: offsets 2, 3 and 4 (next 3, 4, 5) were forwarded.
         let assignment = assignment_of(&[("t", 0, plan(2, 5))]);
         let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
 
-        assert!(applied.record("t", 0, 3));
-        assert!(applied.record("t", 0, 4));
-        assert!(applied.record("t", 0, 5));
-        assert!(!applied.record("t", 0, 6));
-        assert!(!applied.record("t", 0, 7));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 3), Some(true));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 4), Some(true));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 5), Some(true));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 6), Some(false));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 7), Some(false));
 
         assert_eq!(
             plan_of(&assignment, "t", 0),
@@ -1131,12 +1216,12 @@ mod tests {
         ]);
         let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
 
-        assert!(!applied.record("t", 0, 1));
-        assert!(!applied.record("t", 1, 11));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(false));
+        assert_eq!(poll_and_record(&mut applied, "t", 1, 11), Some(false));
         // Same partition number, another topic.
-        assert!(applied.record("u", 0, 21));
-        assert!(!applied.record("t", 0, 2));
-        assert!(applied.record("u", 0, 22));
+        assert_eq!(poll_and_record(&mut applied, "u", 0, 21), Some(true));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 2), Some(false));
+        assert_eq!(poll_and_record(&mut applied, "u", 0, 22), Some(true));
 
         assert_eq!(
             plan_of(&assignment, "t", 0).map(|plan| plan.applied),
@@ -1156,7 +1241,7 @@ mod tests {
     fn after_a_revocation_the_partition_is_recorded_as_covered_only() {
         let assignment = assignment_of(&[("t", 0, plan(3, 10))]);
         let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
-        assert!(applied.record("t", 0, 4));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 4), Some(true));
 
         assignment
             .lock()
@@ -1164,7 +1249,7 @@ mod tests {
             .remove("t", 0);
 
         // No plan any more, so no commit floor: not forwarded before.
-        assert!(!applied.record("t", 0, 5));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 5), Some(false));
         let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
         assert_eq!(partitions.get("t", 0), None);
         assert_eq!(partitions.covered(), offsets(&[("t", 0, 5)]));
@@ -1175,7 +1260,7 @@ mod tests {
     fn a_reassigned_partition_is_recorded_in_its_new_plan() {
         let assignment = assignment_of(&[("t", 0, plan(0, 10))]);
         let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
-        assert!(applied.record("t", 0, 1));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(true));
 
         // Assigned again, now with nothing committed.
         assignment
@@ -1183,7 +1268,7 @@ mod tests {
             .unwrap_or_else(PoisonError::into_inner)
             .insert("t".to_owned(), 0, plan(1, 0));
 
-        assert!(!applied.record("t", 0, 2));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 2), Some(false));
         assert_eq!(plan_of(&assignment, "t", 0), Some(plan(2, 0)));
     }
 
@@ -1192,9 +1277,9 @@ mod tests {
         let assignment = assignment_of(&[("t", 0, plan(0, 0))]);
         let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
 
-        assert!(!applied.record("t", 9, 3));
-        assert!(!applied.record("t", 9, 4));
-        assert!(!applied.record("t", 0, 1));
+        assert_eq!(poll_and_record(&mut applied, "t", 9, 3), Some(false));
+        assert_eq!(poll_and_record(&mut applied, "t", 9, 4), Some(false));
+        assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(false));
 
         let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
         assert_eq!(partitions.get("t", 9), None);
