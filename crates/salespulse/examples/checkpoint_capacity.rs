@@ -39,6 +39,10 @@ use salespulse_engine::{Engine, IngestOutcome, Settings, Snapshot};
 use salespulse_sim::{SimConfig, SimEvent, Simulator};
 use salespulse_state::{Checkpoint, CheckpointStore, Offsets, Restored, encode};
 
+/// The service's allocator, so that memory figures are the service's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Events generated per batch: generation runs between batches, ingestion is timed per batch.
 const BATCH: usize = 8_192;
 /// Partitions per topic in the offsets map of the checkpoint.
