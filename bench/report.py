@@ -325,8 +325,8 @@ def section(out):
             "scrape whose count (as above) includes its number: an upper bound, within a scrape "
             "interval plus the scrape's own time, and assuming events are counted in about the "
             "order sent (three partitions per topic). The service publishes a new snapshot at "
-            "most every 250 ms; when a snapshot takes longer, every 4 × its time while events arrive "
-            "caught up, else every 10 × (`publish_interval` in `crates/kafka/src/consumer.rs`), "
+            "most every 250 ms; when a snapshot takes longer, 2 × its time after the last while events "
+            "arrive caught up, else 10 × (`publish_interval` in `crates/kafka/src/consumer.rs`), "
             "so p50 is about half the interval plus a snapshot and the consumer's delay.")
         add("")
         add("| events | achieved rate | p50 | p99 | max |")

@@ -88,12 +88,13 @@ fn observe_processing(histogram: &Histogram, batches: impl IntoIterator<Item = (
     local.flush();
 }
 
-/// The time between two snapshots, from what the last one cost. Events applied while caught up
-/// (ready, and the last poll did not fill a batch) should show soon, and the thread has time to
-/// spare: snapshots may take a quarter of it. Otherwise a tenth: while catching up, so as not to
-/// slow it, and while nothing arrives, when only the clock moves the figures.
+/// The time between two snapshots: at least `MIN_PUBLISH_INTERVAL`, and a multiple of what the
+/// last one cost. Events applied while caught up (ready, and the last poll did not fill a batch)
+/// should show soon, and the thread has time to spare: twice the cost, so snapshots take up to
+/// a third of it. Otherwise ten times, about a tenth: while catching up, so as not to slow it,
+/// and while nothing arrives, when only the clock moves the figures.
 fn publish_interval(cost: Duration, live_events: bool) -> Duration {
-    let share = if live_events { 4 } else { 10 };
+    let share = if live_events { 2 } else { 10 };
     MIN_PUBLISH_INTERVAL.max(cost * share)
 }
 
@@ -553,12 +554,12 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_take_a_quarter_of_the_time_for_live_events_else_a_tenth() {
+    fn snapshots_wait_twice_their_cost_for_live_events_else_ten_times() {
         let ms = Duration::from_millis;
         assert_eq!(publish_interval(ms(10), false), ms(250));
         assert_eq!(publish_interval(ms(40), false), ms(400));
         assert_eq!(publish_interval(ms(40), true), ms(250));
-        assert_eq!(publish_interval(ms(300), true), ms(1200));
+        assert_eq!(publish_interval(ms(300), true), ms(600));
         assert_eq!(publish_interval(ms(300), false), ms(3000));
     }
 
