@@ -173,6 +173,7 @@ def section(out):
             >= int(env["cores"])
             else "."
         )
+        + (f" {env['merged']}" if "merged" in env else "")
     )
     add("")
 
