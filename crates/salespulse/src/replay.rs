@@ -100,16 +100,80 @@ fn spool(mut input: impl Read) -> anyhow::Result<File> {
 }
 
 /// The first pass without `--as-of`: the newest `occurred_at` of a line that decodes, so of
-/// exactly the events the second pass offers the engine. Each event is dropped once read.
+/// exactly the events the second pass offers the engine. Each event is dropped once read. Both
+/// cores decode: every other run of [`DECODED_BATCH_LINES`] lines is copied to a second thread.
 fn latest_occurred_at(input: impl Read, settings: &Settings) -> io::Result<Option<Timestamp>> {
-    let mut latest = None;
-    for_each_line(input, settings.max_event_bytes, |_, line| {
-        if let Ok(event) = line.and_then(|line| decode(line, &settings.validation)) {
-            latest = latest.max(Some(event.occurred_at));
+    let newest = |line: &[u8]| {
+        decode(line, &settings.validation)
+            .ok()
+            .map(|event| event.occurred_at)
+    };
+    std::thread::scope(|scope| {
+        let (sender, receiver) = sync_channel::<LineBatch>(DECODED_BATCHES_AHEAD);
+        let helper = scope.spawn(move || {
+            receiver
+                .iter()
+                .filter_map(|batch| batch.lines().filter_map(newest).max())
+                .max()
+        });
+        let mut latest = None;
+        let mut batch = LineBatch::default();
+        let mut accepted_lines = 0usize;
+        let read = for_each_line(input, settings.max_event_bytes, |_, line| {
+            let Ok(line) = line else {
+                return Ok(());
+            };
+            if (accepted_lines / DECODED_BATCH_LINES).is_multiple_of(2) {
+                latest = latest.max(newest(line));
+            } else {
+                batch.push(line);
+                if batch.len() == DECODED_BATCH_LINES {
+                    sender
+                        .send(std::mem::take(&mut batch))
+                        .map_err(|_| io::Error::other("the second decoding thread stopped"))?;
+                }
+            }
+            accepted_lines += 1;
+            Ok(())
+        });
+        if read.is_ok() && batch.len() > 0 {
+            // Only fails if the helper panicked, which its join reports.
+            let _ = sender.send(batch);
         }
-        Ok(())
-    })?;
-    Ok(latest)
+        drop(sender);
+        let helper_latest = helper
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        read?;
+        Ok(latest.max(helper_latest))
+    })
+}
+
+/// Lines copied for another thread: their bytes one after another, and where each ends.
+#[derive(Debug, Default)]
+struct LineBatch {
+    text: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl LineBatch {
+    fn push(&mut self, line: &[u8]) {
+        self.text.extend_from_slice(line);
+        self.ends.push(self.text.len());
+    }
+
+    fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        let mut start = 0;
+        self.ends.iter().map(move |&end| {
+            let line = &self.text[start..end];
+            start = end;
+            line
+        })
+    }
 }
 
 /// Feeds every line to an engine whose clock is `as_of`, in file order (the clock check and
@@ -282,6 +346,54 @@ fn skip_rest_of_line(reader: &mut impl BufRead) -> io::Result<(usize, Option<u8>
 mod tests {
     use super::*;
     use salespulse_events::parse_timestamp;
+
+    /// Day `day` of November 2026, 09:00 UTC.
+    fn november(day: u32) -> String {
+        format!("2026-11-{day:02}T09:00:00Z")
+    }
+
+    /// `count` activities on 1 November with `newest` (a line index and its day) among them.
+    fn activities_with(count: usize, newest: (usize, u32)) -> String {
+        (0..count)
+            .map(|index| {
+                let day = if index == newest.0 { newest.1 } else { 1 };
+                activity(&format!("e{index}"), &november(day))
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    fn latest_of(input: &str) -> Option<Timestamp> {
+        latest_occurred_at(input.as_bytes(), &Settings::default()).expect("read")
+    }
+
+    #[test]
+    fn the_newest_instant_is_found_whichever_thread_decodes_its_line() {
+        let n = DECODED_BATCH_LINES;
+        // Runs of n lines alternate between this thread and the helper: 0..n here, n..2n
+        // there, 2n..3n here, then a last, partial run there.
+        for index in [0, n - 1, n, 2 * n - 1, 2 * n + 7, 3 * n, 3 * n + 9] {
+            assert_eq!(
+                latest_of(&activities_with(3 * n + 10, (index, 20))),
+                instant(&november(20)),
+                "newest at line {index}"
+            );
+        }
+    }
+
+    #[test]
+    fn lines_that_do_not_decode_or_are_too_large_do_not_count() {
+        let n = DECODED_BATCH_LINES;
+        let mut input = activities_with(2 * n + 3, (n + 1, 12));
+        // Later, but without a rep: rejected, so not an instant the second pass applies.
+        input.push_str(
+            "\n{\"event_id\":\"x\",\"type\":\"activity\",\"occurred_at\":\"2026-11-25T09:00:00Z\",\"contact_id\":\"c\",\"channel\":\"call\",\"established\":false}",
+        );
+        let padding = " ".repeat(Settings::default().max_event_bytes);
+        input.push_str(&format!("\n{}{padding}", activity("e-late", &november(28))));
+        assert_eq!(latest_of(&input), instant(&november(12)));
+        assert_eq!(latest_of(""), None);
+    }
 
     /// Every line of `input` as read with a limit of `max_bytes`: its length, and its bytes when
     /// they fit.
