@@ -32,6 +32,10 @@ const DECODED_BATCH_LINES: usize = 4096;
 /// Batches decoded ahead of the engine at most.
 const DECODED_BATCHES_AHEAD: usize = 4;
 
+/// The first pass alternates runs of lines between two decoding threads; a run ends after
+/// [`DECODED_BATCH_LINES`] lines or this many bytes, so that long lines keep memory small.
+const FIRST_PASS_RUN_BYTES: usize = 1 << 20;
+
 /// A decoded line and its 1-based number.
 type Decoded = (usize, Result<Event, Rejection>);
 
@@ -101,7 +105,8 @@ fn spool(mut input: impl Read) -> anyhow::Result<File> {
 
 /// The first pass without `--as-of`: the newest `occurred_at` of a line that decodes, so of
 /// exactly the events the second pass offers the engine. Each event is dropped once read. Both
-/// cores decode: every other run of [`DECODED_BATCH_LINES`] lines is copied to a second thread.
+/// cores decode: every other run of lines (see [`FIRST_PASS_RUN_BYTES`]) is copied to a second
+/// thread.
 fn latest_occurred_at(input: impl Read, settings: &Settings) -> io::Result<Option<Timestamp>> {
     let newest = |line: &[u8]| {
         decode(line, &settings.validation)
@@ -109,7 +114,7 @@ fn latest_occurred_at(input: impl Read, settings: &Settings) -> io::Result<Optio
             .map(|event| event.occurred_at)
     };
     std::thread::scope(|scope| {
-        let (sender, receiver) = sync_channel::<LineBatch>(DECODED_BATCHES_AHEAD);
+        let (sender, receiver) = sync_channel::<LineBatch>(1);
         let helper = scope.spawn(move || {
             receiver
                 .iter()
@@ -118,22 +123,28 @@ fn latest_occurred_at(input: impl Read, settings: &Settings) -> io::Result<Optio
         });
         let mut latest = None;
         let mut batch = LineBatch::default();
-        let mut accepted_lines = 0usize;
+        let mut this_threads_run = true;
+        let (mut run_lines, mut run_bytes) = (0, 0);
         let read = for_each_line(input, settings.max_event_bytes, |_, line| {
             let Ok(line) = line else {
                 return Ok(());
             };
-            if (accepted_lines / DECODED_BATCH_LINES).is_multiple_of(2) {
+            if this_threads_run {
                 latest = latest.max(newest(line));
             } else {
                 batch.push(line);
-                if batch.len() == DECODED_BATCH_LINES {
+            }
+            run_lines += 1;
+            run_bytes += line.len();
+            if run_lines == DECODED_BATCH_LINES || run_bytes >= FIRST_PASS_RUN_BYTES {
+                if !this_threads_run {
                     sender
                         .send(std::mem::take(&mut batch))
                         .map_err(|_| io::Error::other("the second decoding thread stopped"))?;
                 }
+                this_threads_run = !this_threads_run;
+                (run_lines, run_bytes) = (0, 0);
             }
-            accepted_lines += 1;
             Ok(())
         });
         if read.is_ok() && batch.len() > 0 {

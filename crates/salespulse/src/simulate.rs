@@ -78,12 +78,21 @@ pub fn calibrated(seed: u64, start: DateTime<Utc>, rate: f64) -> SimConfig {
 }
 
 /// The start from which `count` events of `config` end at `now`. A first pass from `now` gives
-/// the span; the stream is not quite invariant under a shift (monthly spend, month lengths), so
-/// the start is refined until the last event is within a second of `now`.
+/// the span; the stream is not quite invariant under a shift (each month's spend is booked at
+/// its first midnight, months differ in length), so the start is refined until the last event
+/// is within a second of `now`, or the passes (each generates `count` events) run out. Each pass
+/// moves the start by the overshoot; when the last event did not move with the start (it is one
+/// of a month's first-midnight bookings), by twice as much as the pass before; and, once a start
+/// that ends early and one that ends late are known, never outside them (to their middle
+/// instead): the last event never moves earlier when the start moves later.
 fn start_for_count(config: &SimConfig, now: DateTime<Utc>, count: usize) -> DateTime<Utc> {
-    const PASSES: usize = 6;
-    let mut start = now;
-    for _ in 0..PASSES {
+    /// Events generated in all passes together, at most (but at least `MIN_PASSES` passes).
+    const EVENT_BUDGET: usize = 20_000_000;
+    const MIN_PASSES: usize = 8;
+    const MAX_PASSES: usize = 60;
+    let passes = (EVENT_BUDGET / count.max(1)).clamp(MIN_PASSES, MAX_PASSES);
+    let close_enough = chrono::TimeDelta::seconds(1);
+    let overshoot = |start: DateTime<Utc>| {
         let last = all_events(Simulator::new(SimConfig {
             start,
             ..config.clone()
@@ -92,13 +101,36 @@ fn start_for_count(config: &SimConfig, now: DateTime<Utc>, count: usize) -> Date
         .map(|event| event.occurred_at)
         .max()
         .unwrap_or(start);
-        let overshoot = last - now;
-        if overshoot.abs() <= chrono::TimeDelta::seconds(1) {
-            break;
+        last - now
+    };
+    // The latest start known to end early and the earliest known to end late.
+    let (mut early, mut late): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    let mut start = now;
+    let mut previous: Option<chrono::TimeDelta> = None;
+    let mut stretch = 1;
+    for _ in 0..passes {
+        let off = overshoot(start);
+        if off.abs() <= close_enough {
+            return start;
         }
-        start -= overshoot;
+        if off < chrono::TimeDelta::zero() {
+            early = early.max(Some(start));
+        } else {
+            late = Some(late.map_or(start, |late| late.min(start)));
+        }
+        stretch = match previous {
+            Some(before) if (off - before).abs() <= close_enough => stretch * 2,
+            _ => 1,
+        };
+        previous = Some(off);
+        start -= off * stretch;
+        if let (Some(early), Some(late)) = (early, late)
+            && !(early < start && start < late)
+        {
+            start = early + (late - early) / 2;
+        }
     }
-    start
+    early.unwrap_or(start)
 }
 
 /// Everything a simulator emits: the roster first, then the stream.
