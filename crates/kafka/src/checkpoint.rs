@@ -172,7 +172,8 @@ impl Checkpointer {
 
     /// Captures `engine` and the offsets it covers and writes them: in the background, or,
     /// with `wait`, before returning (at shutdown). The capture happens here, on the ingestion
-    /// thread, so state and offsets always agree.
+    /// thread, so state and offsets always agree; framing and checksumming the bytes (a copy of
+    /// them all) happen with the upload, off it.
     pub(crate) fn take(&mut self, engine: &Engine, covered: &Offsets, wait: bool) {
         if let Some(in_flight) = self.in_flight.take() {
             // A newer checkpoint supersedes it, but the store must see them in order.
@@ -185,11 +186,14 @@ impl Checkpointer {
             covered.clone(),
             engine.save_state(),
         );
-        let bytes = encode(&checkpoint);
         self.messages_since = 0;
         self.last_taken = Instant::now();
         let store = self.store.clone();
-        let task = self.runtime.spawn(async move { store.write(bytes).await });
+        let task = self.runtime.spawn_blocking(move || {
+            let bytes = encode(&checkpoint);
+            drop(checkpoint);
+            Handle::current().block_on(store.write(bytes))
+        });
         if wait {
             let result = self.runtime.block_on(task);
             self.finish(started, result);

@@ -1,11 +1,13 @@
 //! The ingestion loop: poll, decode, apply, dead-letter, store offsets, publish snapshots.
 //!
-//! Two cores at work: while the loop's thread applies one batch, a second thread decodes the
-//! batch polled after it. Decoding is a third of the work per event, and it needs only the
-//! settings.
+//! Two threads at work: one polls librdkafka and decodes each batch (a third of the work per
+//! event, and polling another tenth; neither needs the engine), the other applies the decoded
+//! batches in order and does the rest. A rebalance runs inside `poll`, on the polling thread,
+//! and waits for the batch being applied (see [`ServiceContext::applying`]).
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -23,7 +25,7 @@ use crate::errors::Stage;
 use crate::pipeline::PipelineConfig;
 use crate::properties::creation_error;
 use crate::rebalance::{
-    AppliedOffsets, Assignment, PartitionPlan, Partitions, PolledUnder, ServiceContext,
+    AppliedOffsets, Assignment, PartitionPlan, Partitions, PollTags, PolledUnder, ServiceContext,
     deadletter_topic_exists, missing_deadletter_topic,
 };
 use crate::status::{Readiness, Status};
@@ -34,6 +36,9 @@ const POLL_TIMEOUT: Duration = Duration::from_millis(100);
 /// before the loop's other work (readiness, publishing, commits, checkpoints, shutdown) gets a
 /// look: a few milliseconds of work.
 const MAX_BATCH: u32 = 1024;
+/// How many decoded batches may wait for the applying thread: enough to keep polling through a
+/// slow round (a snapshot, a checkpoint capture) without holding much.
+const BATCHES_AHEAD: usize = 2;
 /// Snapshots are published at most this often (see [`publish_interval`]).
 const MIN_PUBLISH_INTERVAL: Duration = Duration::from_millis(250);
 /// How often applied offsets are committed (with the dead letters of the same transaction).
@@ -88,22 +93,54 @@ fn observe_processing(histogram: &Histogram, batches: impl IntoIterator<Item = (
     local.flush();
 }
 
+/// What the events applied since the last snapshot were, which sets how soon the next one comes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pace {
+    /// Applied while caught up: ready, and the last poll did not fill a batch.
+    Live,
+    /// None applied: only the clock moves the figures.
+    Idle,
+    /// Applied while catching up (not ready, or full batches waiting).
+    CatchingUp,
+}
+
 /// The time between two snapshots: at least `MIN_PUBLISH_INTERVAL`, and a multiple of what the
-/// last one cost. Events applied while caught up (ready, and the last poll did not fill a batch)
-/// should show soon, and the thread has time to spare: twice the cost, so snapshots take up to
-/// a third of it. Otherwise ten times, about a tenth: while catching up, so as not to slow it,
-/// and while nothing arrives, when only the clock moves the figures.
-fn publish_interval(cost: Duration, live_events: bool) -> Duration {
-    let share = if live_events { 2 } else { 10 };
+/// last one cost. Live events should show soon, and the thread has time to spare: twice the
+/// cost, so snapshots take up to a third of it. While idle, ten times, about a tenth. While
+/// catching up, thirty times: `/metrics` still moves every few seconds, and a backfill spends
+/// about 3 % of its time on snapshots, not 10 % (measured: 15 % of the applying thread with ten
+/// times).
+fn publish_interval(cost: Duration, pace: Pace) -> Duration {
+    let share = match pace {
+        Pace::Live => 2,
+        Pace::Idle => 10,
+        Pace::CatchingUp => 30,
+    };
     MIN_PUBLISH_INTERVAL.max(cost * share)
 }
 
-/// A batch of polled messages, each with the assignment it was polled under, and the batch's
-/// receipt: when its first message came, by the monotonic clock and as "now" for the engine.
+/// Polled messages, each with the assignment it was polled under.
+type Messages<'c> = Vec<(BorrowedMessage<'c>, PolledUnder)>;
+
+/// A batch of polled messages and its receipt: when its first message came, by the monotonic
+/// clock and as "now" for the engine.
 struct PolledBatch<'c> {
-    messages: Vec<(BorrowedMessage<'c>, PolledUnder)>,
+    messages: Messages<'c>,
     received: Instant,
     now: Timestamp,
+}
+
+impl PolledBatch<'_> {
+    /// Less than a full batch: the poll found no more waiting.
+    fn is_partial(&self) -> bool {
+        self.messages.len() < MAX_BATCH as usize
+    }
+}
+
+/// A polled batch and what each of its messages decoded to, ready to apply.
+struct DecodedBatch<'c> {
+    batch: PolledBatch<'c>,
+    decoded: Vec<Decoded>,
 }
 
 /// What the decoding thread made of a message: `None` for a tombstone (a deletion marker on a
@@ -122,9 +159,94 @@ fn decode_batch(batch: &PolledBatch<'_>, settings: &Settings) -> Vec<Decoded> {
         .collect()
 }
 
-/// Owns the engine and the consumer; runs on its own thread until shutdown.
+/// The channels between the two threads: decoded batches to apply, and the messages of applied
+/// batches back, to be released (librdkafka frees a message's buffers and bookkeeping, a tenth
+/// of the applying thread's time when it did so itself) and their vector reused.
+struct PollSide<'c> {
+    to_apply: SyncSender<DecodedBatch<'c>>,
+    applied: Receiver<Messages<'c>>,
+}
+
+/// The polling thread: polls batches, decodes them and hands them to the applying thread until
+/// `stop` (or until the applying thread is gone). Rebalance callbacks run here, inside `poll`.
+fn poll_and_decode<'c>(
+    consumer: &'c BaseConsumer<ServiceContext>,
+    mut tags: PollTags,
+    settings: &Settings,
+    clock: Clock,
+    stop: &CancellationToken,
+    channels: &PollSide<'c>,
+) {
+    let mut spare = Vec::new();
+    while !stop.is_cancelled() {
+        for mut applied in channels.applied.try_iter() {
+            applied.clear();
+            spare = applied;
+        }
+        let Some(batch) = poll_batch(consumer, &mut tags, clock, &mut spare) else {
+            continue;
+        };
+        let decoded = decode_batch(&batch, settings);
+        if channels
+            .to_apply
+            .send(DecodedBatch { batch, decoded })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// Polls up to `MAX_BATCH` messages into `spare` (or a new vector): the first waits up to
+/// `POLL_TIMEOUT`, the others are what is there. Each message is tagged with its partition's
+/// assignment, since a rebalance may happen before the message is applied.
+fn poll_batch<'c>(
+    consumer: &'c BaseConsumer<ServiceContext>,
+    tags: &mut PollTags,
+    clock: Clock,
+    spare: &mut Messages<'c>,
+) -> Option<PolledBatch<'c>> {
+    let mut batch: Option<PolledBatch<'c>> = None;
+    let mut timeout = POLL_TIMEOUT;
+    for _ in 0..MAX_BATCH {
+        match consumer.poll(timeout) {
+            Some(Ok(message)) => {
+                let under = tags.polled_under(message.topic(), message.partition());
+                batch
+                    .get_or_insert_with(|| {
+                        let mut messages = std::mem::take(spare);
+                        messages.reserve(MAX_BATCH as usize);
+                        PolledBatch {
+                            messages,
+                            received: Instant::now(),
+                            now: clock.now(),
+                        }
+                    })
+                    .messages
+                    .push((message, under));
+            }
+            Some(Err(error)) => consumer.context().consumer_error(&error, ""),
+            None => break,
+        }
+        timeout = Duration::ZERO;
+    }
+    batch
+}
+
+/// Holds rebalances back while the applying thread works (see [`ServiceContext::applying`]).
+fn rebalances_wait(consumer: &BaseConsumer<ServiceContext>) -> MutexGuard<'_, ()> {
+    consumer
+        .context()
+        .applying
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Owns the engine and the consumer; runs on its own thread (and a polling thread it starts)
+/// until shutdown.
 pub(crate) struct IngestLoop {
     consumer: BaseConsumer<ServiceContext>,
+    poll_tags: PollTags,
     state: IngestState,
 }
 
@@ -142,8 +264,6 @@ struct IngestState {
     last_publish: Instant,
     /// What computing the last snapshot took.
     publish_cost: Duration,
-    /// Ready, and the last poll found less than a full batch.
-    caught_up: bool,
     last_commit: Instant,
     /// `COMMIT_INTERVAL`, doubled after each failed commit.
     commit_interval: Duration,
@@ -174,6 +294,7 @@ impl IngestLoop {
         );
         let context = ServiceContext {
             assignment: Arc::clone(&assignment),
+            applying: Mutex::new(()),
             dead_letters: if config.kafka.write_deadletters {
                 Some(Mutex::new(DeadLetters::new(
                     &config.client_config(),
@@ -227,113 +348,108 @@ impl IngestLoop {
             receipts: Vec::new(),
             last_publish: Instant::now(),
             publish_cost: Duration::ZERO,
-            caught_up: false,
             last_commit: Instant::now(),
             commit_interval: COMMIT_INTERVAL,
             rejection_log: Throttle::new(Duration::from_secs(1)),
             commit_error: None,
         };
-        Ok(IngestLoop { consumer, state })
+        let poll_tags = PollTags::new(Arc::clone(&state.assignment));
+        Ok(IngestLoop {
+            consumer,
+            poll_tags,
+            state,
+        })
     }
 
     /// Consumes until `shutdown` is cancelled, then commits what was applied and returns.
     ///
-    /// Each round polls a batch, then decodes it on a scoped thread while this one applies the
-    /// batch of the round before. A batch waits decoded for at most one round: while one waits,
-    /// the poll does not wait for messages.
+    /// A scoped thread polls and decodes (see [`poll_and_decode`]); this one applies. When this
+    /// one stops, for shutdown or an error, the polling thread stops too, and the batches it
+    /// polled but this one did not apply are read again by the next owner of their partitions.
     pub(crate) fn run(self, shutdown: &CancellationToken) -> anyhow::Result<()> {
         let IngestLoop {
             consumer,
-            mut state,
+            poll_tags,
+            state,
         } = self;
         let settings = state.engine.settings().clone();
-        state.publish();
-        let mut waiting: Option<(PolledBatch<'_>, Vec<Decoded>)> = None;
-        while !shutdown.is_cancelled() {
-            let polled = state.poll_batch(&consumer, waiting.is_none());
-            let to_apply = waiting.take();
-            let decoded = std::thread::scope(|scope| {
-                let decoding = polled
-                    .as_ref()
-                    .map(|batch| scope.spawn(|| decode_batch(batch, &settings)));
-                if let Some((batch, decoded)) = to_apply {
-                    state.apply_batch(&consumer, batch, decoded);
-                }
-                decoding.map(|thread| {
-                    thread
-                        .join()
-                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        let clock = state.clock;
+        let stop_polling = shutdown.child_token();
+        let (to_apply, decoded) = std::sync::mpsc::sync_channel(BATCHES_AHEAD);
+        let (release, applied) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            let (consumer, stop) = (&consumer, &stop_polling);
+            let channels = PollSide { to_apply, applied };
+            std::thread::Builder::new()
+                .name("salespulse-poll".to_owned())
+                .spawn_scoped(scope, move || {
+                    poll_and_decode(consumer, poll_tags, &settings, clock, stop, &channels);
                 })
-            });
-            // Ready (applied up to the high watermarks seen at assignment) and the last poll
-            // found less than a full batch: a partial batch alone also happens while catching up.
-            state.caught_up = state.status.readiness() == Readiness::Ready
-                && polled
-                    .as_ref()
-                    .is_none_or(|batch| batch.messages.len() < MAX_BATCH as usize);
-            waiting = polled.zip(decoded);
-            state.update_readiness();
-            let live_events = state.caught_up && !state.receipts.is_empty();
-            if state.last_publish.elapsed() >= publish_interval(state.publish_cost, live_events) {
-                state.publish();
-            }
-            if state.last_commit.elapsed() >= state.commit_interval {
-                state.commit_or_retry_later(&consumer);
-            }
-            state.checkpoint_if_due(&consumer);
-        }
-        if let Some((batch, decoded)) = waiting {
-            state.apply_batch(&consumer, batch, decoded);
-        }
-        state.publish();
-        state.commit_and_checkpoint(&consumer)?;
-        info!("committed the applied offsets");
-        Ok(())
+                .context("starting the polling thread")?;
+            let _stop_polling = stop_polling.clone().drop_guard();
+            state.apply_until(consumer, (decoded, release), shutdown)
+        })
     }
 }
 
 impl IngestState {
-    /// Polls up to `MAX_BATCH` messages: the first waits up to `POLL_TIMEOUT` if `wait`, the
-    /// others are what is there. Each message is tagged with its partition's assignment, since
-    /// a poll may run the rebalance callback before the message is applied.
-    fn poll_batch<'c>(
-        &mut self,
-        consumer: &'c BaseConsumer<ServiceContext>,
-        wait: bool,
-    ) -> Option<PolledBatch<'c>> {
-        let mut batch: Option<PolledBatch<'c>> = None;
-        let mut timeout = if wait { POLL_TIMEOUT } else { Duration::ZERO };
-        for _ in 0..MAX_BATCH {
-            match consumer.poll(timeout) {
-                Some(Ok(message)) => {
-                    let under = self
-                        .applied_offsets
-                        .polled_under(message.topic(), message.partition());
-                    batch
-                        .get_or_insert_with(|| PolledBatch {
-                            messages: Vec::with_capacity(MAX_BATCH as usize),
-                            received: Instant::now(),
-                            now: self.clock.now(),
-                        })
-                        .messages
-                        .push((message, under));
-                }
-                Some(Err(error)) => consumer.context().consumer_error(&error, ""),
-                None => break,
+    /// Applies the decoded `batches` until `shutdown` is cancelled or the polling thread is
+    /// gone, hands their messages back to `release`, and publishes, commits and checkpoints
+    /// along the way; then commits what was applied and takes a last checkpoint.
+    fn apply_until<'c>(
+        mut self,
+        consumer: &BaseConsumer<ServiceContext>,
+        (batches, release): (Receiver<DecodedBatch<'c>>, Sender<Messages<'c>>),
+        shutdown: &CancellationToken,
+    ) -> anyhow::Result<()> {
+        self.publish();
+        while !shutdown.is_cancelled() {
+            let next = match batches.recv_timeout(POLL_TIMEOUT) {
+                Ok(batch) => Some(batch),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let _rebalances_wait = rebalances_wait(consumer);
+            let last_poll_partial = next.as_ref().is_none_or(|next| next.batch.is_partial());
+            if let Some(DecodedBatch { batch, decoded }) = next {
+                let messages = self.apply_batch(consumer, batch, decoded);
+                // Without a polling thread (it stopped), they are released here.
+                let _ = release.send(messages);
             }
-            timeout = Duration::ZERO;
+            self.update_readiness();
+            // Ready (applied up to the high watermarks seen at assignment) and the last poll
+            // found less than a full batch: a partial batch alone also happens while catching up.
+            let pace = if self.receipts.is_empty() {
+                Pace::Idle
+            } else if last_poll_partial && self.status.readiness() == Readiness::Ready {
+                Pace::Live
+            } else {
+                Pace::CatchingUp
+            };
+            if self.last_publish.elapsed() >= publish_interval(self.publish_cost, pace) {
+                self.publish();
+            }
+            if self.last_commit.elapsed() >= self.commit_interval {
+                self.commit_or_retry_later(consumer);
+            }
+            self.checkpoint_if_due(consumer);
         }
-        batch
+        let _rebalances_wait = rebalances_wait(consumer);
+        self.publish();
+        self.commit_and_checkpoint(consumer)?;
+        info!("committed the applied offsets");
+        Ok(())
     }
 
     /// Applies a decoded batch in order, but not the messages whose partition was revoked or
-    /// re-assigned since they were polled (see [`AppliedOffsets::record`]).
-    fn apply_batch(
+    /// re-assigned since they were polled (see [`AppliedOffsets::record`]); returns the
+    /// messages, to be released on the polling thread.
+    fn apply_batch<'c>(
         &mut self,
         consumer: &BaseConsumer<ServiceContext>,
-        batch: PolledBatch<'_>,
+        batch: PolledBatch<'c>,
         decoded: Vec<Decoded>,
-    ) {
+    ) -> Messages<'c> {
         let mut applied = 0;
         for ((message, under), decoded) in batch.messages.iter().zip(decoded) {
             if self.apply(consumer, message, under, decoded, batch.now) {
@@ -341,6 +457,7 @@ impl IngestState {
             }
         }
         self.receipts.push((batch.received, applied));
+        batch.messages
     }
 
     /// Applies one message; false when it must not be (its partition's assignment is gone).
@@ -554,13 +671,15 @@ mod tests {
     }
 
     #[test]
-    fn snapshots_wait_twice_their_cost_for_live_events_else_ten_times() {
+    fn snapshots_wait_twice_their_cost_for_live_events_ten_times_idle_thirty_catching_up() {
         let ms = Duration::from_millis;
-        assert_eq!(publish_interval(ms(10), false), ms(250));
-        assert_eq!(publish_interval(ms(40), false), ms(400));
-        assert_eq!(publish_interval(ms(40), true), ms(250));
-        assert_eq!(publish_interval(ms(300), true), ms(600));
-        assert_eq!(publish_interval(ms(300), false), ms(3000));
+        assert_eq!(publish_interval(ms(10), Pace::Idle), ms(250));
+        assert_eq!(publish_interval(ms(40), Pace::Idle), ms(400));
+        assert_eq!(publish_interval(ms(40), Pace::Live), ms(250));
+        assert_eq!(publish_interval(ms(300), Pace::Live), ms(600));
+        assert_eq!(publish_interval(ms(300), Pace::Idle), ms(3000));
+        assert_eq!(publish_interval(ms(5), Pace::CatchingUp), ms(250));
+        assert_eq!(publish_interval(ms(300), Pace::CatchingUp), ms(9000));
     }
 
     #[test]

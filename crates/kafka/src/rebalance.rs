@@ -42,11 +42,12 @@ pub(crate) struct PartitionPlan {
     pub(crate) committed: i64,
 }
 
-/// How far the ingestion loop got in one assignment of a partition. The loop writes it for
-/// every message without the assignment's lock (see [`AppliedOffsets`]); commits, revocations
-/// and readiness read it under the lock. Atomic only because the consumer context must be
-/// `Sync`: writer and readers all run on the ingestion thread (the callbacks inside `poll`), so
-/// `Relaxed` suffices.
+/// How far the ingestion loop got in one assignment of a partition. The applying thread writes
+/// it for every message without the assignment's lock (see [`AppliedOffsets`]); commits,
+/// revocations and readiness read it under the lock. `Relaxed` suffices: the rebalance
+/// callback (on the polling thread) reads and retires it only while holding
+/// [`ServiceContext::applying`], which the applying thread holds while it applies, so the
+/// mutex orders them; the statistics callback may read a slightly old offset for the lag.
 #[derive(Debug)]
 pub(crate) struct Progress {
     /// The next offset to apply.
@@ -253,8 +254,8 @@ impl Partitions {
     }
 }
 
-/// The current assignment, written by the rebalance callback, read by the ingestion loop (the
-/// callback runs inside `poll` on the ingestion thread, so the lock is never contended).
+/// The current assignment, written by the rebalance callback (inside `poll`, on the polling
+/// thread), read by the applying thread.
 pub(crate) type Assignment = Arc<Mutex<Partitions>>;
 
 /// The partition of the last polled message and its assignment then.
@@ -266,23 +267,23 @@ struct LastPartition {
 }
 
 /// The assignment a message's partition had when the message was polled: `None` when it had
-/// none. The loop applies a message some polls later (it decodes one batch while it applies the
-/// previous), and a rebalance in between decides whether it still may.
+/// none. A message is applied some polls later (one thread polls and decodes while another
+/// applies), and a rebalance in between decides whether it still may.
 #[derive(Debug, Clone)]
 pub(crate) struct PolledUnder(Option<Arc<Progress>>);
 
-/// Where the ingestion loop records the applied offsets. Messages come in runs of one
-/// partition (librdkafka hands over each fetched batch whole), so most find their partition
-/// in `last` and need neither the assignment's lock nor a lookup by topic name.
+/// Tags each polled message with its partition's assignment, on the polling thread. Messages
+/// come in runs of one partition (librdkafka hands over each fetched batch whole), so most find
+/// their partition in `last` and need neither the assignment's lock nor a lookup by topic name.
 #[derive(Debug)]
-pub(crate) struct AppliedOffsets {
+pub(crate) struct PollTags {
     assignment: Assignment,
     last: Option<LastPartition>,
 }
 
-impl AppliedOffsets {
-    pub(crate) fn new(assignment: Assignment) -> AppliedOffsets {
-        AppliedOffsets {
+impl PollTags {
+    pub(crate) fn new(assignment: Assignment) -> PollTags {
+        PollTags {
             assignment,
             last: None,
         }
@@ -317,6 +318,18 @@ impl AppliedOffsets {
             });
         PolledUnder(self.last.as_ref().map(|last| Arc::clone(&last.progress)))
     }
+}
+
+/// Where the applying thread records the applied offsets.
+#[derive(Debug)]
+pub(crate) struct AppliedOffsets {
+    assignment: Assignment,
+}
+
+impl AppliedOffsets {
+    pub(crate) fn new(assignment: Assignment) -> AppliedOffsets {
+        AppliedOffsets { assignment }
+    }
 
     /// At apply time: records that the message before `next` of a partition is applied, and
     /// returns whether it lies below the commit floor of its assignment, i.e. was applied and,
@@ -325,7 +338,7 @@ impl AppliedOffsets {
     /// covered) the partition only up to what was applied then, and whoever owns it now reads
     /// the message again from there.
     pub(crate) fn record(
-        &mut self,
+        &self,
         under: &PolledUnder,
         topic: &str,
         partition: i32,
@@ -344,7 +357,7 @@ impl AppliedOffsets {
     /// A message of a partition that had no assignment when polled: its offset is recorded
     /// wherever the partition is now, as covered if still unassigned.
     #[cold]
-    fn record_unassigned(&mut self, topic: &str, partition: i32, next: i64) -> bool {
+    fn record_unassigned(&self, topic: &str, partition: i32, next: i64) -> bool {
         let mut partitions = self
             .assignment
             .lock()
@@ -358,6 +371,10 @@ impl AppliedOffsets {
 /// librdkafka callbacks of the service's consumer.
 pub(crate) struct ServiceContext {
     pub(crate) assignment: Assignment,
+    /// Held by the applying thread while it applies a batch, commits or checkpoints, and by the
+    /// rebalance callback: a rebalance waits for the batch in progress, so it commits (and a
+    /// revocation covers) each partition exactly up to what was applied and dead-lettered.
+    pub(crate) applying: Mutex<()>,
     /// The transactional producer that commits offsets together with the dead letters; `None`
     /// when another replica writes them (offsets are then committed by the consumer).
     pub(crate) dead_letters: Option<Mutex<DeadLetters>>,
@@ -426,6 +443,7 @@ impl ConsumerContext for ServiceContext {
         err: RDKafkaRespErr,
         partitions: &mut TopicPartitionList,
     ) {
+        let _applier_paused = self.applying.lock().unwrap_or_else(PoisonError::into_inner);
         let cooperative = matches!(
             consumer.rebalance_protocol(),
             RebalanceProtocol::Cooperative
@@ -1131,30 +1149,38 @@ mod tests {
             .get(topic, partition)
     }
 
+    /// Tags for the polling thread and the recorder of the applying thread, of one assignment.
+    fn tags_and_applied(assignment: &Assignment) -> (PollTags, AppliedOffsets) {
+        (
+            PollTags::new(Arc::clone(assignment)),
+            AppliedOffsets::new(Arc::clone(assignment)),
+        )
+    }
+
     /// A message polled and applied with no rebalance in between.
     fn poll_and_record(
-        applied: &mut AppliedOffsets,
+        (tags, applied): &mut (PollTags, AppliedOffsets),
         topic: &str,
         partition: i32,
         next: i64,
     ) -> Option<bool> {
-        let under = applied.polled_under(topic, partition);
+        let under = tags.polled_under(topic, partition);
         applied.record(&under, topic, partition, next)
     }
 
     #[test]
     fn a_message_polled_before_its_partition_was_revoked_is_not_applied() {
         let assignment = assignment_of(&[("t", 0, plan(3, 10))]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
         assert_eq!(poll_and_record(&mut applied, "t", 0, 4), Some(true));
-        let polled_before = applied.polled_under("t", 0);
+        let polled_before = applied.0.polled_under("t", 0);
 
         assignment
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .remove("t", 0);
 
-        assert_eq!(applied.record(&polled_before, "t", 0, 5), None);
+        assert_eq!(applied.1.record(&polled_before, "t", 0, 5), None);
         // The state covers the partition up to what was applied before the revocation.
         let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
         assert_eq!(partitions.covered(), offsets(&[("t", 0, 4)]));
@@ -1163,9 +1189,9 @@ mod tests {
     #[test]
     fn a_message_polled_under_a_replaced_assignment_is_not_applied() {
         let assignment = assignment_of(&[("t", 0, plan(0, 10))]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
         assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(true));
-        let polled_before = applied.polled_under("t", 0);
+        let polled_before = applied.0.polled_under("t", 0);
 
         // Assigned again (eager rebalancing): positioned at 1, where the state stops.
         assignment
@@ -1173,7 +1199,7 @@ mod tests {
             .unwrap_or_else(PoisonError::into_inner)
             .insert("t".to_owned(), 0, plan(1, 0));
 
-        assert_eq!(applied.record(&polled_before, "t", 0, 2), None);
+        assert_eq!(applied.1.record(&polled_before, "t", 0, 2), None);
         assert_eq!(plan_of(&assignment, "t", 0), Some(plan(1, 0)));
         // Read again under the new assignment, it is applied.
         assert_eq!(poll_and_record(&mut applied, "t", 0, 2), Some(false));
@@ -1184,7 +1210,7 @@ mod tests {
     fn recorded_offsets_move_the_plan_and_say_whether_below_the_commit_floor() {
         // Committed up to 5 at assignment: offsets 2, 3 and 4 (next 3, 4, 5) were forwarded.
         let assignment = assignment_of(&[("t", 0, plan(2, 5))]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
 
         assert_eq!(poll_and_record(&mut applied, "t", 0, 3), Some(true));
         assert_eq!(poll_and_record(&mut applied, "t", 0, 4), Some(true));
@@ -1214,7 +1240,7 @@ mod tests {
             ("t", 1, plan(10, 0)),
             ("u", 0, plan(20, 25)),
         ]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
 
         assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(false));
         assert_eq!(poll_and_record(&mut applied, "t", 1, 11), Some(false));
@@ -1240,7 +1266,7 @@ mod tests {
     #[test]
     fn after_a_revocation_the_partition_is_recorded_as_covered_only() {
         let assignment = assignment_of(&[("t", 0, plan(3, 10))]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
         assert_eq!(poll_and_record(&mut applied, "t", 0, 4), Some(true));
 
         assignment
@@ -1259,7 +1285,7 @@ mod tests {
     #[test]
     fn a_reassigned_partition_is_recorded_in_its_new_plan() {
         let assignment = assignment_of(&[("t", 0, plan(0, 10))]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
         assert_eq!(poll_and_record(&mut applied, "t", 0, 1), Some(true));
 
         // Assigned again, now with nothing committed.
@@ -1275,7 +1301,7 @@ mod tests {
     #[test]
     fn an_unassigned_partition_is_recorded_as_covered_and_never_forwarded_before() {
         let assignment = assignment_of(&[("t", 0, plan(0, 0))]);
-        let mut applied = AppliedOffsets::new(Arc::clone(&assignment));
+        let mut applied = tags_and_applied(&assignment);
 
         assert_eq!(poll_and_record(&mut applied, "t", 9, 3), Some(false));
         assert_eq!(poll_and_record(&mut applied, "t", 9, 4), Some(false));
