@@ -45,6 +45,16 @@ BEFORE_MIMALLOC_REPLAY = {
 BEFORE_SPLIT_RUN = 211_000
 BEFORE_SPLIT_RATIO = 0.26
 BEFORE_CADENCE_MS = (257, 935)
+# The suite's medians of 2026-11-30T22:14:27Z (salespulse at e7cbea1), before polling on the
+# decoding thread, releasing messages there, the catch-up snapshot cadence and the off-thread
+# checkpoint encoding.
+SUITE_BEFORE_POLL = "suite of 2026-11-30 22:14"
+BEFORE_POLL_RUN = 302_000
+BEFORE_POLL_RATIO = 0.26
+BEFORE_POLL_REPLAY = {
+    ("2000000", "two_pass"): 621_100, ("2000000", "as_of"): 892_900,
+    ("10000000", "two_pass"): 666_700, ("10000000", "as_of"): 878_000,
+}
 
 
 def criterion(directory, group, prefix):
@@ -327,7 +337,7 @@ def section(out):
             "interval plus the scrape's own time, and assuming events are counted in about the "
             "order sent (three partitions per topic). The service publishes a new snapshot at "
             "most every 250 ms; when a snapshot takes longer, 2 × its time after the last while events "
-            "arrive caught up, else 10 × (`publish_interval` in `crates/kafka/src/consumer.rs`), "
+            "arrive caught up, 10 × idle, 30 × catching up (`publish_interval` in `crates/kafka/src/consumer.rs`), "
             "so p50 is about half the interval plus a snapshot and the consumer's delay.")
         add("")
         add("| events | achieved rate | p50 | p99 | max |")
@@ -433,6 +443,18 @@ def section(out):
         f"{rate(BEFORE_SPLIT_RUN)} ({SUITE_OF}) | {after_run} |")
     add(f"| decoding on a second thread in `run` (and mimalloc) | `run` ÷ consume-only | "
         f"{BEFORE_SPLIT_RATIO:.2f} ({SUITE_OF}) | {f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
+    add(f"| polling, decoding and releasing messages on one thread, applying on the other; "
+        f"snapshots 30 × their cost while catching up; checkpoint encoding off the applying thread "
+        f"| `run` from earliest | {rate(BEFORE_POLL_RUN)} ({SUITE_BEFORE_POLL}) | {after_run} |")
+    add(f"| the same | `run` ÷ consume-only | {BEFORE_POLL_RATIO:.2f} ({SUITE_BEFORE_POLL}) | "
+        f"{f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
+    for (events, mode), before in BEFORE_POLL_REPLAY.items():
+        key = f"replay.{events}.{mode}.per_second"
+        label = "two passes" if mode == "two_pass" else "`--as-of`"
+        add(f"| `replay`'s first pass on both cores (after {SUITE_BEFORE_POLL}; `--as-of` "
+            f"has no first pass and did not change) | `replay`, {group(int(events))} events, "
+            f"{label} | {rate(before)} ({SUITE_BEFORE_POLL}) | "
+            f"{rate(med[key]) if key in med else 'not measured'} |")
     fresh = ((f"{med['freshness.p50_ms']:,.0f} ms, {med['freshness.p99_ms']:,.0f} ms")
              if "freshness.p99_ms" in med else "not measured")
     add(f"| snapshot cadence when caught up | freshness p50, p99 | {BEFORE_CADENCE_MS[0]} ms, "
