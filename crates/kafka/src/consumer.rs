@@ -409,30 +409,35 @@ impl IngestState {
                 Err(RecvTimeoutError::Timeout) => None,
                 Err(RecvTimeoutError::Disconnected) => break,
             };
-            let _rebalances_wait = rebalances_wait(consumer);
-            let last_poll_partial = next.as_ref().is_none_or(|next| next.batch.is_partial());
-            if let Some(DecodedBatch { batch, decoded }) = next {
-                let messages = self.apply_batch(consumer, batch, decoded);
-                // Without a polling thread (it stopped), they are released here.
-                let _ = release.send(messages);
-            }
-            self.update_readiness();
-            // Ready (applied up to the high watermarks seen at assignment) and the last poll
-            // found less than a full batch: a partial batch alone also happens while catching up.
-            let pace = if self.receipts.is_empty() {
-                Pace::Idle
-            } else if last_poll_partial && self.status.readiness() == Readiness::Ready {
-                Pace::Live
-            } else {
-                Pace::CatchingUp
+            let pace = {
+                // Rebalances wait for this block, not for the snapshot after it (the engine
+                // alone).
+                let _rebalances_wait = rebalances_wait(consumer);
+                let last_poll_partial = next.as_ref().is_none_or(|next| next.batch.is_partial());
+                if let Some(DecodedBatch { batch, decoded }) = next {
+                    let messages = self.apply_batch(consumer, batch, decoded);
+                    // Without a polling thread (it stopped), they are released here.
+                    let _ = release.send(messages);
+                }
+                self.update_readiness();
+                if self.last_commit.elapsed() >= self.commit_interval {
+                    self.commit_or_retry_later(consumer);
+                }
+                self.checkpoint_if_due(consumer);
+                // Ready (applied up to the high watermarks seen at assignment) and the last
+                // poll found less than a full batch: a partial batch alone also happens while
+                // catching up.
+                if self.receipts.is_empty() {
+                    Pace::Idle
+                } else if last_poll_partial && self.status.readiness() == Readiness::Ready {
+                    Pace::Live
+                } else {
+                    Pace::CatchingUp
+                }
             };
             if self.last_publish.elapsed() >= publish_interval(self.publish_cost, pace) {
                 self.publish();
             }
-            if self.last_commit.elapsed() >= self.commit_interval {
-                self.commit_or_retry_later(consumer);
-            }
-            self.checkpoint_if_due(consumer);
         }
         let _rebalances_wait = rebalances_wait(consumer);
         self.publish();
