@@ -1,12 +1,13 @@
 //! `salespulse simulate` and the demo's event source: the seeded generator, written to a file
 //! or produced to Kafka at the pace of event time.
 
+use std::borrow::Cow;
 use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use salespulse_kafka::LineProducer;
 use salespulse_sim::{SimConfig, SimEvent, Simulator};
 use tokio_util::sync::CancellationToken;
@@ -77,15 +78,27 @@ pub fn calibrated(seed: u64, start: DateTime<Utc>, rate: f64) -> SimConfig {
     }
 }
 
-/// The start from which `count` events of `config` end at `now`. A first pass from `now` gives
-/// the span; the stream is not quite invariant under a shift (each month's spend is booked at
-/// its first midnight, months differ in length), so the start is refined until the last event
-/// is within a second of `now`, or the passes (each generates `count` events) run out. Each pass
-/// moves the start by the overshoot; when the last event did not move with the start (it is one
-/// of a month's first-midnight bookings), by twice as much as the pass before; and, once a start
-/// that ends early and one that ends late are known, never outside them (to their middle
-/// instead): the last event never moves earlier when the start moves later.
-fn start_for_count(config: &SimConfig, now: DateTime<Utc>, count: usize) -> DateTime<Utc> {
+/// The start from which `count` events of `config` end at `now`, and how far to move every event
+/// time forward (zero, unless no start ends at `now`). A first pass from `now` gives the span;
+/// the stream is not quite invariant under a shift (each month's spend is booked at its first
+/// midnight, months differ in length), so the start is refined until the last event is within a
+/// second of `now`, or the passes (each generates `count` events) run out. Each pass moves the
+/// start by the overshoot; when the last event did not move with the start (it is one of a
+/// month's first-midnight bookings), by twice as much as the pass before; and, once a start that
+/// ends early and one that ends late are known, never outside them (to their middle instead):
+/// the last event never moves earlier when the start moves later.
+///
+/// It may jump, though: when the start passes the instant where the count takes in other
+/// events (copies delivered late, the bookings), the last event can leap from minutes before
+/// `now` to minutes after it, and no start ends at `now` (seen at 00:54 on 1 December, at 0.001
+/// events/s). Then the latest start known to end early is kept and every event is moved
+/// forward by what it misses: less than the leap, so a month's first-midnight booking stays
+/// in its month.
+fn start_for_count(
+    config: &SimConfig,
+    now: DateTime<Utc>,
+    count: usize,
+) -> (DateTime<Utc>, TimeDelta) {
     /// Events generated in all passes together, at most (but at least `MIN_PASSES` passes).
     const EVENT_BUDGET: usize = 20_000_000;
     const MIN_PASSES: usize = 8;
@@ -103,18 +116,21 @@ fn start_for_count(config: &SimConfig, now: DateTime<Utc>, count: usize) -> Date
         .unwrap_or(start);
         last - now
     };
-    // The latest start known to end early and the earliest known to end late.
-    let (mut early, mut late): (Option<DateTime<Utc>>, Option<DateTime<Utc>>) = (None, None);
+    // The latest start known to end early (with how early) and the earliest known to end late.
+    let mut early: Option<(DateTime<Utc>, TimeDelta)> = None;
+    let mut late: Option<DateTime<Utc>> = None;
     let mut start = now;
     let mut previous: Option<chrono::TimeDelta> = None;
     let mut stretch = 1;
     for _ in 0..passes {
         let off = overshoot(start);
         if off.abs() <= close_enough {
-            return start;
+            return (start, TimeDelta::zero());
         }
         if off < chrono::TimeDelta::zero() {
-            early = early.max(Some(start));
+            if early.is_none_or(|(known, _)| start > known) {
+                early = Some((start, off));
+            }
         } else {
             late = Some(late.map_or(start, |late| late.min(start)));
         }
@@ -124,13 +140,52 @@ fn start_for_count(config: &SimConfig, now: DateTime<Utc>, count: usize) -> Date
         };
         previous = Some(off);
         start -= off * stretch;
-        if let (Some(early), Some(late)) = (early, late)
+        if let (Some((early, _)), Some(late)) = (early, late)
             && !(early < start && start < late)
         {
             start = early + (late - early) / 2;
         }
     }
-    early.unwrap_or(start)
+    match early {
+        // Whole milliseconds, the precision of the event times.
+        Some((start, off)) => (start, TimeDelta::milliseconds(-off.num_milliseconds())),
+        None => (start, TimeDelta::zero()),
+    }
+}
+
+/// `payload` with its `occurred_at` moved by `shift`; unchanged when it has none as the
+/// simulator writes it (a malformed line may not).
+fn shifted(payload: &[u8], shift: TimeDelta) -> Cow<'_, [u8]> {
+    const KEY: &[u8] = b"\"occurred_at\":\"";
+    if shift.is_zero() {
+        return Cow::Borrowed(payload);
+    }
+    let Some(from) = payload
+        .windows(KEY.len())
+        .position(|window| window == KEY)
+        .map(|at| at + KEY.len())
+    else {
+        return Cow::Borrowed(payload);
+    };
+    let Some(to) = payload[from..]
+        .iter()
+        .position(|&byte| byte == b'"')
+        .map(|length| from + length)
+    else {
+        return Cow::Borrowed(payload);
+    };
+    let Some(at) = std::str::from_utf8(&payload[from..to])
+        .ok()
+        .and_then(|text| DateTime::parse_from_rfc3339(text).ok())
+    else {
+        return Cow::Borrowed(payload);
+    };
+    let moved = (at.with_timezone(&Utc) + shift).to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let mut out = Vec::with_capacity(payload.len() + moved.len());
+    out.extend_from_slice(&payload[..from]);
+    out.extend_from_slice(moved.as_bytes());
+    out.extend_from_slice(&payload[to..]);
+    Cow::Owned(out)
 }
 
 /// Everything a simulator emits: the roster first, then the stream.
@@ -150,8 +205,8 @@ fn within(amount: Amount, emitted: u64) -> bool {
 pub fn to_file(path: &Path, pace: Pace, seed: u64, amount: Amount) -> anyhow::Result<u64> {
     let now = Utc::now();
     let config = pace.config(seed, now);
-    let start = match amount {
-        Amount::Span(span) => now - chrono::TimeDelta::from_std(span)?,
+    let (start, shift) = match amount {
+        Amount::Span(span) => (now - chrono::TimeDelta::from_std(span)?, TimeDelta::zero()),
         Amount::Events(count) => {
             start_for_count(&config, now, usize::try_from(count).unwrap_or(usize::MAX))
         }
@@ -171,7 +226,7 @@ pub fn to_file(path: &Path, pace: Pace, seed: u64, amount: Amount) -> anyhow::Re
         if past_now || !within(amount, emitted) {
             break;
         }
-        out.write_all(&event.payload)?;
+        out.write_all(&shifted(&event.payload, shift))?;
         out.write_all(b"\n")?;
         emitted += 1;
     }
@@ -225,6 +280,69 @@ mod tests {
     use salespulse_engine::{Engine, Settings};
 
     use super::*;
+
+    #[test]
+    fn a_shift_moves_occurred_at_alone_in_the_simulator_s_format() {
+        let line = br#"{"event_id":"e","occurred_at":"2026-11-30T23:59:59.500Z","type":"x"}"#;
+        assert_eq!(
+            shifted(line, TimeDelta::milliseconds(1_250)).as_ref(),
+            br#"{"event_id":"e","occurred_at":"2026-12-01T00:00:00.750Z","type":"x"}"#
+        );
+        // A whole second is written without a fraction, as the simulator writes it.
+        assert_eq!(
+            shifted(line, TimeDelta::milliseconds(500)).as_ref(),
+            br#"{"event_id":"e","occurred_at":"2026-12-01T00:00:00Z","type":"x"}"#
+        );
+        assert_eq!(shifted(line, TimeDelta::zero()).as_ref(), line);
+        let malformed = br#"{"event_id":"e","occurred_at":"yesterday"}"#;
+        assert_eq!(
+            shifted(malformed, TimeDelta::seconds(5)).as_ref(),
+            malformed
+        );
+        assert_eq!(
+            shifted(b"not json", TimeDelta::seconds(5)).as_ref(),
+            b"not json"
+        );
+    }
+
+    /// The last of `count` events from `start`, each moved by `shift`.
+    fn last_event(
+        config: &SimConfig,
+        start: DateTime<Utc>,
+        shift: TimeDelta,
+        count: usize,
+    ) -> DateTime<Utc> {
+        all_events(Simulator::new(SimConfig {
+            start,
+            ..config.clone()
+        }))
+        .take(count)
+        .map(|event| event.occurred_at + shift)
+        .max()
+        .expect("events")
+    }
+
+    #[test]
+    fn events_end_now_even_where_no_start_ends_there() {
+        // At 0.001 events/s, 2,000 events: ending at 00:56:37 on 1 December, starts just
+        // before one instant end 18 minutes early and starts after it 26 minutes late.
+        let now: DateTime<Utc> = "2026-12-01T00:56:37Z".parse().expect("now");
+        let config = Pace::Rate(0.001).config(1, now);
+        let (start, shift) = start_for_count(&config, now, 2_000);
+        assert!(shift > TimeDelta::minutes(10), "{shift}");
+        let last = last_event(&config, start, shift, 2_000);
+        assert!((last - now).abs() <= TimeDelta::seconds(1), "{last}");
+        // Forward (a month's first-midnight booking stays in its month), and by less than
+        // the leap.
+        assert!(shift < TimeDelta::minutes(26), "{shift}");
+
+        // Where a start ends at `now`, nothing moves.
+        let now: DateTime<Utc> = "2026-11-18T15:30:00Z".parse().expect("now");
+        let config = Pace::Rate(20.0).config(1, now);
+        let (start, shift) = start_for_count(&config, now, 2_000);
+        assert_eq!(shift, TimeDelta::zero());
+        assert!((last_event(&config, start, shift, 2_000) - now).abs() <= TimeDelta::seconds(1));
+    }
 
     /// Little's law: 30 BDRs × 4 leads/h = 1 lead every 30 s; a lead leaves the queue at its
     /// first touch (93 %: lognormal, median 190 s, σ 0.6, mean 227 s; 7 %: median 40 min, σ 1,
