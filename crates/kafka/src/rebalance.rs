@@ -1168,6 +1168,68 @@ mod tests {
         applied.record(&under, topic, partition, next)
     }
 
+    /// A context of no broker (creating the consumer does not connect) over `assignment`.
+    fn unconnected_consumer(assignment: &Assignment) -> BaseConsumer<ServiceContext> {
+        let now = chrono::Utc::now();
+        let empty = salespulse_engine::Engine::new(salespulse_engine::Settings::default(), now);
+        let context = ServiceContext {
+            assignment: Arc::clone(assignment),
+            applying: Mutex::new(()),
+            dead_letters: None,
+            status: Arc::new(Status::new(empty.snapshot()).expect("status")),
+            topics: vec!["t".to_owned()],
+            group_id: "g".to_owned(),
+            consumer_errors: Repeated::default(),
+            connected_once: AtomicBool::new(false),
+            refusal: Mutex::new(None),
+            deadletter_topic_missing: AtomicBool::new(false),
+        };
+        rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", "127.0.0.1:1")
+            .set("group.id", "g")
+            .create_with_context(context)
+            .expect("consumer")
+    }
+
+    #[test]
+    fn a_revocation_waits_for_the_batch_being_applied() {
+        // Committed up to 5 before: nothing to commit (there is no broker), still re-applied.
+        let assignment = assignment_of(&[("t", 0, plan(0, 5))]);
+        let consumer = unconnected_consumer(&assignment);
+        let (mut tags, applied) = tags_and_applied(&assignment);
+        let polled = tags.polled_under("t", 0);
+
+        let applying = consumer
+            .context()
+            .applying
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        std::thread::scope(|scope| {
+            let revocation = scope.spawn(|| {
+                let mut revoked = TopicPartitionList::new();
+                revoked.add_partition("t", 0);
+                consumer.context().rebalance(
+                    &consumer,
+                    RDKafkaRespErr::RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS,
+                    &mut revoked,
+                );
+            });
+            // Time for a revocation that did not wait to go first: this test cannot fail on
+            // a correct version, only miss a broken one.
+            std::thread::sleep(Duration::from_millis(50));
+            assert_eq!(applied.record(&polled, "t", 0, 1), Some(true));
+            drop(applying);
+            revocation.join().expect("the revocation ran");
+        });
+
+        // Revoked after the batch: it covers the applied message, and one polled before it
+        // but applied after is not applied.
+        assert_eq!(plan_of(&assignment, "t", 0), None);
+        assert_eq!(applied.record(&polled, "t", 0, 2), None);
+        let partitions = assignment.lock().unwrap_or_else(PoisonError::into_inner);
+        assert_eq!(partitions.covered(), offsets(&[("t", 0, 1)]));
+    }
+
     #[test]
     fn a_message_polled_before_its_partition_was_revoked_is_not_applied() {
         let assignment = assignment_of(&[("t", 0, plan(3, 10))]);
