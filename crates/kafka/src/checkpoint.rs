@@ -140,8 +140,6 @@ fn checkpoint_due(
 /// An upload in progress.
 struct InFlight {
     started: Instant,
-    /// What the capture took of it, on the applying thread.
-    capture: Duration,
     task: JoinHandle<Result<Written, StoreError>>,
 }
 
@@ -226,11 +224,7 @@ impl Checkpointer {
             drop(checkpoint);
             Handle::current().block_on(store.write(bytes))
         });
-        let in_flight = InFlight {
-            started,
-            capture: self.capture_cost,
-            task,
-        };
+        let in_flight = InFlight { started, task };
         if wait {
             self.wait_for(in_flight);
         } else {
@@ -252,11 +246,8 @@ impl Checkpointer {
 
     /// Waits for an upload to end and records how it went.
     fn wait_for(&self, in_flight: InFlight) {
-        let InFlight {
-            started,
-            capture,
-            task,
-        } = in_flight;
+        // The upload in flight is always of the last capture.
+        let InFlight { started, task } = in_flight;
         let result = self.runtime.block_on(task);
         let seconds = started.elapsed().as_secs_f64();
         match result {
@@ -266,7 +257,7 @@ impl Checkpointer {
                     checkpoint = %written.name,
                     bytes = written.size,
                     seconds,
-                    capture_seconds = capture.as_secs_f64(),
+                    capture_seconds = self.capture_cost.as_secs_f64(),
                     "checkpoint written (ingestion paused for the capture)"
                 );
                 if let Some(error) = written.prune_error {
