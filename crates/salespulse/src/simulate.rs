@@ -105,17 +105,7 @@ fn start_for_count(
     const MAX_PASSES: usize = 60;
     let passes = (EVENT_BUDGET / count.max(1)).clamp(MIN_PASSES, MAX_PASSES);
     let close_enough = chrono::TimeDelta::seconds(1);
-    let overshoot = |start: DateTime<Utc>| {
-        let last = all_events(Simulator::new(SimConfig {
-            start,
-            ..config.clone()
-        }))
-        .take(count)
-        .map(|event| event.occurred_at)
-        .max()
-        .unwrap_or(start);
-        last - now
-    };
+    let overshoot = |start: DateTime<Utc>| last_of(config, start, count) - now;
     // The latest start known to end early (with how early) and the earliest known to end late.
     let mut early: Option<(DateTime<Utc>, TimeDelta)> = None;
     let mut late: Option<DateTime<Utc>> = None;
@@ -151,6 +141,19 @@ fn start_for_count(
         Some((start, off)) => (start, TimeDelta::milliseconds(-off.num_milliseconds())),
         None => (start, TimeDelta::zero()),
     }
+}
+
+/// The latest event time among the first `count` events of `config` from `start` (`start` when
+/// there are none).
+fn last_of(config: &SimConfig, start: DateTime<Utc>, count: usize) -> DateTime<Utc> {
+    all_events(Simulator::new(SimConfig {
+        start,
+        ..config.clone()
+    }))
+    .take(count)
+    .map(|event| event.occurred_at)
+    .max()
+    .unwrap_or(start)
 }
 
 /// `payload` with its `occurred_at` moved by `shift`; unchanged when it has none as the
@@ -305,23 +308,6 @@ mod tests {
         );
     }
 
-    /// The last of `count` events from `start`, each moved by `shift`.
-    fn last_event(
-        config: &SimConfig,
-        start: DateTime<Utc>,
-        shift: TimeDelta,
-        count: usize,
-    ) -> DateTime<Utc> {
-        all_events(Simulator::new(SimConfig {
-            start,
-            ..config.clone()
-        }))
-        .take(count)
-        .map(|event| event.occurred_at + shift)
-        .max()
-        .expect("events")
-    }
-
     #[test]
     fn events_end_now_even_where_no_start_ends_there() {
         // At 0.001 events/s, 2,000 events: ending at 00:56:37 on 1 December, starts just
@@ -330,7 +316,7 @@ mod tests {
         let config = Pace::Rate(0.001).config(1, now);
         let (start, shift) = start_for_count(&config, now, 2_000);
         assert!(shift > TimeDelta::minutes(10), "{shift}");
-        let last = last_event(&config, start, shift, 2_000);
+        let last = last_of(&config, start, 2_000) + shift;
         assert!((last - now).abs() <= TimeDelta::seconds(1), "{last}");
         // Forward (a month's first-midnight booking stays in its month), and by less than
         // the leap.
@@ -341,7 +327,7 @@ mod tests {
         let config = Pace::Rate(20.0).config(1, now);
         let (start, shift) = start_for_count(&config, now, 2_000);
         assert_eq!(shift, TimeDelta::zero());
-        assert!((last_event(&config, start, shift, 2_000) - now).abs() <= TimeDelta::seconds(1));
+        assert!((last_of(&config, start, 2_000) + shift - now).abs() <= TimeDelta::seconds(1));
     }
 
     /// Little's law: 30 BDRs × 4 leads/h = 1 lead every 30 s; a lead leaves the queue at its
