@@ -265,6 +265,68 @@ fn as_of_is_the_newest_valid_event_even_on_the_last_line() {
     assert_ne!(stdout_text(&earlier), stdout_text(&found));
 }
 
+#[test]
+fn a_newest_event_the_quick_first_pass_misreads_still_sets_as_of() {
+    let scratch = Scratch::new("replay-streaming-glimpse");
+    let newest = "2026-11-25T15:30:00Z";
+    // The quick first pass reads `occurred_at` without decoding; these two lines defeat it.
+    // An escaped key (the same key to the decoder): the quick pass sees no time on this line,
+    // guesses 24 November, and the applying pass, finding 25 November, must apply again.
+    let escaped =
+        activity("a-3", newest, "r-ana", "chat").replace("occurred_at", r"occurred\u005fat");
+    // A nested `occurred_at` first: the quick pass reads 2030 on a valid line of 24 November.
+    let nested = activity("a-4", "2026-11-24T12:00:00Z", "r-ana", "email").replacen(
+        '{',
+        r#"{"crm":{"occurred_at":"2030-01-01T00:00:00Z"},"#,
+        1,
+    );
+    let common = [
+        activity("a-1", "2026-11-23T09:00:00Z", "r-ana", "call"),
+        "{not json".to_owned(),
+        activity("a-2", "2026-11-24T09:00:00Z", "r-ana", "call"),
+    ];
+    for (case, tricky) in [("escaped", &escaped), ("nested", &nested)] {
+        let lines = [&common[..], std::slice::from_ref(tricky)].concat();
+        let events = scratch.write(&format!("{case}.jsonl"), lines.join("\n").as_bytes());
+        let events = events.to_string_lossy();
+        let expected_as_of = if case == "escaped" {
+            newest
+        } else {
+            "2026-11-24T12:00:00Z"
+        };
+        let found = replay(&["--events", &events], Input::Nothing, "");
+        let given = replay(
+            &["--events", &events, "--as-of", expected_as_of],
+            Input::Nothing,
+            "",
+        );
+        assert!(
+            stdout_text(&found) == stdout_text(&given),
+            "{case}: the exposition differs from that of --as-of {expected_as_of}"
+        );
+        // Each rejected line once: the 25 November line, in the future of the guess, is not.
+        assert_eq!(
+            rejected_lines(&found),
+            ["line 2: rejected: invalid_json"],
+            "{case}"
+        );
+        assert_eq!(found.stderr, given.stderr, "{case}");
+    }
+    // `date -u -d 2026-11-25T15:30:00Z +%s`; the chat activity counted once.
+    let events = scratch.write(
+        "escaped-again.jsonl",
+        [&common[..], &[escaped]].concat().join("\n").as_bytes(),
+    );
+    let text = stdout_text(&replay(
+        &["--events", &events.to_string_lossy()],
+        Input::Nothing,
+        "",
+    ));
+    assert_eq!(as_of_seconds(&text), Some(1_795_620_600.0));
+    assert_eq!(attempts_this_week(&text, "r-ana", "chat"), Some(1.0));
+    assert_eq!(attempts_this_week(&text, "r-ana", "call"), Some(2.0));
+}
+
 /// Lines in the file of the memory test.
 const LINES: usize = 50_000;
 /// Length of the one `contact_id` every line names.

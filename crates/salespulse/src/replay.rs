@@ -5,6 +5,12 @@
 //! needs before the first line (its windows hang on it), so the input is then read twice: once
 //! for that instant, once to apply.
 //!
+//! The first pass does not decode every line: it glimpses each line's `occurred_at` and decodes
+//! only the few newest (see [`newest_by_glimpse`]). A glimpse is a guess, so the applying pass,
+//! which decodes every line anyway, checks it: if the newest decoded `occurred_at` is another
+//! instant, the engine is thrown away and the file applied again as of that instant. Until that
+//! check, rejections are held in a temporary file, so stderr reports each line once.
+//!
 //! Applying uses both cores: one thread reads and decodes, the other applies, in file order
 //! (decoding is about a third of the work, the engine the rest). A bounded channel of batches
 //! between them keeps memory constant.
@@ -15,9 +21,10 @@ use std::path::Path;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 
 use anyhow::Context;
+use memchr::memmem;
 use salespulse_config::Config;
 use salespulse_engine::{Engine, IngestOutcome, Settings};
-use salespulse_events::{Event, Rejection, Timestamp, check_size, decode};
+use salespulse_events::{Event, Rejection, Timestamp, check_size, decode, parse_timestamp};
 
 /// How much of an oversized line is read at a time while skipping it.
 const SKIP_CHUNK_BYTES: u64 = 64 * 1024;
@@ -43,17 +50,12 @@ type Decoded = (usize, Result<Event, Rejection>);
 /// rejected lines are reported on stderr.
 pub fn run(events: &Path, config: &Config, as_of: Option<Timestamp>) -> anyhow::Result<()> {
     let settings = config.engine_settings();
+    let mut stderr = BufWriter::new(io::stderr().lock());
     let engine = match as_of {
-        Some(as_of) => apply_all(open(events)?, &settings, as_of)?,
-        None => {
-            let mut input = rewindable(events)?;
-            let as_of = latest_occurred_at(&input, &settings)
-                .context("reading the events for the newest `occurred_at`")?
-                .unwrap_or_else(chrono::Utc::now);
-            input.rewind().context("rewinding the events")?;
-            apply_all(input, &settings, as_of)?
-        }
+        Some(as_of) => apply_all(open(events)?, &settings, as_of, &mut stderr)?.0,
+        None => apply_as_of_newest(rewindable(events)?, &settings, &mut stderr)?,
     };
+    stderr.flush().context("writing the rejections to stderr")?;
     let exposition =
         salespulse_exporter::encode_text(&engine.snapshot(), &config.export, Vec::new());
     // The process ends right after: freeing millions of facts one by one would cost about a
@@ -64,6 +66,44 @@ pub fn run(events: &Path, config: &Config, as_of: Option<Timestamp>) -> anyhow::
         .write_all(exposition.as_bytes())
         .context("writing the exposition to stdout")?;
     Ok(())
+}
+
+/// C28: applies the events as of the newest `occurred_at` of a valid line (the wall clock if
+/// there is none). The instant comes from [`newest_by_glimpse`], checked by the applying pass;
+/// when the glimpses cannot settle it, or the check fails, from decoding every line.
+fn apply_as_of_newest(
+    mut input: File,
+    settings: &Settings,
+    stderr: &mut impl Write,
+) -> anyhow::Result<Engine> {
+    let reading = "reading the events for the newest `occurred_at`";
+    let guess = newest_by_glimpse(&input, settings).context(reading)?;
+    input.rewind().context("rewinding the events")?;
+    let Some(guess) = guess else {
+        let newest = latest_occurred_at(&input, settings).context(reading)?;
+        input.rewind().context("rewinding the events")?;
+        return Ok(apply_all(input, settings, or_now(newest), stderr)?.0);
+    };
+    let mut held = BufWriter::new(
+        tempfile::tempfile().context("creating a temporary file for the rejections")?,
+    );
+    let (engine, newest) = apply_all(&input, settings, or_now(guess), &mut held)?;
+    if newest == guess {
+        let mut held = held
+            .into_inner()
+            .map_err(io::IntoInnerError::into_error)
+            .context("holding the rejections in a temporary file")?;
+        held.rewind().context("rewinding the rejections")?;
+        io::copy(&mut held, stderr).context("writing the rejections to stderr")?;
+        return Ok(engine);
+    }
+    drop(engine);
+    input.rewind().context("rewinding the events")?;
+    Ok(apply_all(input, settings, or_now(newest), stderr)?.0)
+}
+
+fn or_now(instant: Option<Timestamp>) -> Timestamp {
+    instant.unwrap_or_else(chrono::Utc::now)
 }
 
 /// The events to read once: the file, or standard input for `-`.
@@ -101,6 +141,102 @@ fn spool(mut input: impl Read) -> anyhow::Result<File> {
         .rewind()
         .context("rewinding the temporary file of the events")?;
     Ok(spooled)
+}
+
+/// Lines with the newest glimpses that [`newest_by_glimpse`] keeps to decode: enough that a few
+/// rejected lines at the end of a feed do not send the replay back to decoding every line.
+const GLIMPSED_CANDIDATES: usize = 16;
+
+/// The quick first pass: the newest `occurred_at` of a valid line, found by decoding only the
+/// lines with the newest [`glimpse`]s, newest first, until one is valid. `Some(None)` if no line
+/// has a glimpse; `None` when the glimpses cannot tell: the newest of them all is on invalid
+/// lines, or a decoded line's `occurred_at` is not its glimpse.
+///
+/// It is the right instant when every valid line's glimpse is its `occurred_at` (the key appears
+/// once, at the top level, unescaped, as every producer we know writes it); the applying pass
+/// checks that it was.
+fn newest_by_glimpse(
+    input: impl Read,
+    settings: &Settings,
+) -> io::Result<Option<Option<Timestamp>>> {
+    let key = memmem::Finder::new(OCCURRED_AT_KEY);
+    let mut candidates = Candidates::default();
+    for_each_line(input, settings.max_event_bytes, |_, line| {
+        if let Ok(line) = line
+            && let Some(at) = glimpse(line, &key)
+        {
+            candidates.offer(at, line);
+        }
+        Ok(())
+    })?;
+    Ok(candidates.settle(settings))
+}
+
+/// The lines with the newest glimpses, newest first, at most [`GLIMPSED_CANDIDATES`].
+#[derive(Debug, Default)]
+struct Candidates {
+    newest_first: Vec<(Timestamp, Vec<u8>)>,
+    /// Whether a line with a glimpse was left out.
+    left_out: bool,
+}
+
+impl Candidates {
+    fn offer(&mut self, at: Timestamp, line: &[u8]) {
+        let mut bytes = Vec::new();
+        if self.newest_first.len() == GLIMPSED_CANDIDATES {
+            self.left_out = true;
+            match self.newest_first.pop() {
+                Some(oldest) if at <= oldest.0 => {
+                    self.newest_first.push(oldest);
+                    return;
+                }
+                // The oldest is pushed out; its buffer takes the new line.
+                oldest => bytes = oldest.map(|(_, bytes)| bytes).unwrap_or_default(),
+            }
+        }
+        bytes.clear();
+        bytes.extend_from_slice(line);
+        // Input in time order makes every line the newest so far: that case skips the search.
+        let position = if self
+            .newest_first
+            .first()
+            .is_none_or(|(newest, _)| at > *newest)
+        {
+            0
+        } else {
+            self.newest_first.partition_point(|(newer, _)| *newer >= at)
+        };
+        self.newest_first.insert(position, (at, bytes));
+    }
+
+    /// The newest glimpse of a line that decodes with that `occurred_at`; see
+    /// [`newest_by_glimpse`] for what `None` and `Some(None)` mean.
+    fn settle(&self, settings: &Settings) -> Option<Option<Timestamp>> {
+        for (at, line) in &self.newest_first {
+            match decode(line, &settings.validation) {
+                Ok(event) if event.occurred_at == *at => return Some(Some(*at)),
+                Ok(_) => return None,
+                Err(_) => {}
+            }
+        }
+        (!self.left_out).then_some(None)
+    }
+}
+
+const OCCURRED_AT_KEY: &[u8] = b"\"occurred_at\"";
+
+/// What a line's `occurred_at` looks like without decoding it: the timestamp in the string after
+/// the first `"occurred_at"` in the line that is followed by a colon, so a key. Only a guess: that
+/// key may be nested, escaped or absent.
+fn glimpse(line: &[u8], key: &memmem::Finder<'_>) -> Option<Timestamp> {
+    let value = key.find_iter(line).find_map(|at| {
+        line[at + OCCURRED_AT_KEY.len()..]
+            .trim_ascii_start()
+            .strip_prefix(b":")
+    })?;
+    let value = value.trim_ascii_start().strip_prefix(b"\"")?;
+    let text = &value[..memchr::memchr(b'"', value)?];
+    parse_timestamp(std::str::from_utf8(text).ok()?)
 }
 
 /// The first pass without `--as-of`: the newest `occurred_at` of a line that decodes, so of
@@ -188,18 +324,20 @@ impl LineBatch {
 }
 
 /// Feeds every line to an engine whose clock is `as_of`, in file order (the clock check and
-/// de-duplication happen in the engine), reporting each rejected line on stderr. A second thread
-/// reads and decodes while this one applies.
+/// de-duplication happen in the engine), reporting each rejected line to `rejections`. A second
+/// thread reads and decodes while this one applies. Also returns the newest `occurred_at` of a
+/// line that decoded.
 fn apply_all(
     input: impl Read + Send,
     settings: &Settings,
     as_of: Timestamp,
-) -> anyhow::Result<Engine> {
+    rejections: &mut impl Write,
+) -> anyhow::Result<(Engine, Option<Timestamp>)> {
     let mut engine = Engine::new(settings.clone(), as_of);
     let (sender, receiver) = sync_channel(DECODED_BATCHES_AHEAD);
-    std::thread::scope(|scope| {
+    let newest = std::thread::scope(|scope| {
         let decoder = scope.spawn(|| decode_all(input, settings, sender));
-        let applied = apply_decoded(&mut engine, receiver);
+        let applied = apply_decoded(&mut engine, receiver, rejections);
         let decoded = decoder
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -207,7 +345,7 @@ fn apply_all(
         decoded?;
         applied
     })?;
-    Ok(engine)
+    Ok((engine, newest))
 }
 
 /// The decoding thread: sends every line, decoded or rejected, in batches; stops early when the
@@ -243,23 +381,30 @@ fn decode_all(
     Ok(())
 }
 
-/// The engine's thread: applies the batches in order and reports each rejected line on stderr.
-fn apply_decoded(engine: &mut Engine, batches: Receiver<Vec<Decoded>>) -> anyhow::Result<()> {
-    let mut stderr = BufWriter::new(io::stderr().lock());
+/// The engine's thread: applies the batches in order, reports each rejected line and returns the
+/// newest `occurred_at` of a decoded line.
+fn apply_decoded(
+    engine: &mut Engine,
+    batches: Receiver<Vec<Decoded>>,
+    rejections: &mut impl Write,
+) -> anyhow::Result<Option<Timestamp>> {
+    let mut newest = None;
     for batch in batches {
         for (line_number, decoded) in batch {
             let outcome = match decoded {
-                Ok(event) => engine.ingest_event(event),
+                Ok(event) => {
+                    newest = newest.max(Some(event.occurred_at));
+                    engine.ingest_event(event)
+                }
                 Err(rejection) => engine.record_rejection(rejection),
             };
             if let IngestOutcome::Rejected(rejection) = outcome {
-                writeln!(stderr, "line {line_number}: rejected: {rejection}")
-                    .context("writing a rejection to stderr")?;
+                writeln!(rejections, "line {line_number}: rejected: {rejection}")
+                    .context("reporting a rejected line")?;
             }
         }
     }
-    stderr.flush().context("writing the rejections to stderr")?;
-    Ok(())
+    Ok(newest)
 }
 
 /// C2: empty or whitespace-only lines are skipped, not rejected.
@@ -303,21 +448,35 @@ fn read_line(
 ) -> io::Result<Option<usize>> {
     line.clear();
     // Room for the longest line accepted and its `\r\n`: a line cut at this length is too long.
-    let limit = u64::try_from(max_bytes)
-        .unwrap_or(u64::MAX)
-        .saturating_add(2);
-    let read = reader.by_ref().take(limit).read_until(b'\n', line)?;
-    if read == 0 {
-        return Ok(None);
-    }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    } else if read as u64 == limit {
-        let (skipped, last) = skip_rest_of_line(reader)?;
-        let ends_in_cr = last.or(line.last().copied()) == Some(b'\r');
-        return Ok(Some(
-            line.len().saturating_add(skipped) - usize::from(ends_in_cr),
-        ));
+    let limit = max_bytes.saturating_add(2);
+    let mut read_any = false;
+    loop {
+        let buffered = reader.fill_buf()?;
+        if buffered.is_empty() {
+            if !read_any {
+                return Ok(None);
+            }
+            break;
+        }
+        read_any = true;
+        // Lines are found with the `memchr` crate's vectorised search, which measured much faster
+        // here than `BufRead::read_until`'s.
+        let room = &buffered[..buffered.len().min(limit - line.len())];
+        if let Some(end) = memchr::memchr(b'\n', room) {
+            line.extend_from_slice(&room[..end]);
+            reader.consume(end + 1);
+            break;
+        }
+        line.extend_from_slice(room);
+        let taken = room.len();
+        reader.consume(taken);
+        if line.len() == limit {
+            let (skipped, last) = skip_rest_of_line(reader)?;
+            let ends_in_cr = last.or(line.last().copied()) == Some(b'\r');
+            return Ok(Some(
+                line.len().saturating_add(skipped) - usize::from(ends_in_cr),
+            ));
+        }
     }
     if line.last() == Some(&b'\r') {
         line.pop();
@@ -535,10 +694,130 @@ mod tests {
             latest_occurred_at(input.as_bytes(), &settings).expect("reads"),
             instant("2026-11-25T09:30:00Z")
         );
+        // The glimpses find it too: the later lines' are on invalid ones.
+        assert_eq!(
+            newest_by_glimpse(input.as_bytes(), &settings).expect("reads"),
+            Some(instant("2026-11-25T09:30:00Z"))
+        );
         assert_eq!(
             latest_occurred_at(&b"\n{}\n"[..], &settings).expect("reads"),
             None
         );
+        assert_eq!(
+            newest_by_glimpse(&b"\n{}\n"[..], &settings).expect("reads"),
+            Some(None)
+        );
+    }
+
+    fn glimpse_of(line: &str) -> Option<Timestamp> {
+        glimpse(line.as_bytes(), &memmem::Finder::new(OCCURRED_AT_KEY))
+    }
+
+    #[test]
+    fn a_glimpse_is_the_string_after_the_first_occurred_at_key() {
+        let nov_25 = instant("2026-11-25T10:00:00Z");
+        assert_eq!(
+            glimpse_of(r#"{"occurred_at":"2026-11-25T10:00:00Z"}"#),
+            nov_25
+        );
+        assert_eq!(
+            glimpse_of("{\"occurred_at\" \t: \"2026-11-25T10:00:00Z\",\"x\":1}"),
+            nov_25
+        );
+        // A value that reads "occurred_at" is not the key; an offset is honoured.
+        assert_eq!(
+            glimpse_of(r#"{"note":"occurred_at","occurred_at":"2026-11-25T05:00:00-05:00"}"#),
+            nov_25
+        );
+        // A nested key first: the glimpse is wrong, which `Candidates::settle` notices.
+        assert_eq!(
+            glimpse_of(
+                r#"{"crm":{"occurred_at":"2030-01-01T00:00:00Z"},"occurred_at":"2026-11-25T10:00:00Z"}"#
+            ),
+            instant("2030-01-01T00:00:00Z")
+        );
+        for no_glimpse in [
+            r#"{"occurred\u005fat":"2026-11-25T10:00:00Z"}"#,
+            r#"{"occurred_at":1795600800}"#,
+            r#"{"occurred_at":"yesterday"}"#,
+            r#"{"occurred_at":"2026-11-25T10:00:00Z"#,
+            r#"{"event_id":"e-1"}"#,
+        ] {
+            assert_eq!(glimpse_of(no_glimpse), None, "{no_glimpse}");
+        }
+    }
+
+    /// Candidates offered activities on these November days, in this order.
+    fn candidates_of(days: &[u32]) -> Candidates {
+        let mut candidates = Candidates::default();
+        for (index, day) in days.iter().enumerate() {
+            let line = activity(&format!("e{index}"), &november(*day));
+            let at = instant(&november(*day)).expect("a timestamp");
+            candidates.offer(at, line.as_bytes());
+        }
+        candidates
+    }
+
+    fn days_of(candidates: &Candidates) -> Vec<String> {
+        candidates
+            .newest_first
+            .iter()
+            .map(|(at, _)| at.format("%d").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn candidates_are_the_newest_lines_newest_first() {
+        let in_order: Vec<u32> = (1..=20).collect();
+        let kept = candidates_of(&in_order);
+        let newest: Vec<String> = (5..=20).rev().map(|day| format!("{day:02}")).collect();
+        assert_eq!(days_of(&kept), newest);
+        assert!(kept.left_out);
+        let shuffled = [
+            7, 20, 1, 13, 5, 19, 2, 11, 17, 3, 9, 15, 4, 18, 6, 12, 8, 16, 10, 14,
+        ];
+        assert_eq!(days_of(&candidates_of(&shuffled)), newest);
+        // Each line keeps its own bytes through the reuse of pushed-out buffers.
+        let kept = candidates_of(&shuffled);
+        let (at, line) = &kept.newest_first[3];
+        assert_eq!(at.format("%d").to_string(), "17");
+        assert_eq!(line, activity("e8", &november(17)).as_bytes());
+        let few = candidates_of(&[3, 9, 3, 1]);
+        assert_eq!(days_of(&few), ["09", "03", "03", "01"]);
+        assert!(!few.left_out);
+    }
+
+    /// An activity without a `contact_id`: a glimpse, but rejected by the decoder.
+    fn invalid(day: u32) -> String {
+        format!(
+            r#"{{"event_id":"bad","type":"activity","occurred_at":"{}","rep_id":"r-ana","channel":"call","established":true}}"#,
+            november(day)
+        )
+    }
+
+    fn settled(lines: &[String]) -> Option<Option<Timestamp>> {
+        let input = lines.join("\n");
+        newest_by_glimpse(input.as_bytes(), &Settings::default()).expect("reads")
+    }
+
+    #[test]
+    fn the_newest_valid_candidate_settles_the_instant() {
+        let mut lines = vec![activity("a", &november(2)), activity("b", &november(5))];
+        lines.extend((10..25).map(invalid));
+        // 15 invalid lines newer than the valid one: it is still a candidate.
+        assert_eq!(settled(&lines), Some(instant(&november(5))));
+        // 16: it is pushed out, and the glimpses cannot tell.
+        lines.push(invalid(25));
+        assert_eq!(settled(&lines), None);
+        // Only invalid lines, all of them candidates: no valid line has a glimpse.
+        assert_eq!(settled(&[invalid(3), invalid(4)]), Some(None));
+        // The newest glimpse is of a nested key: the line decodes to another instant.
+        let nested = activity("c", &november(6)).replacen(
+            '{',
+            r#"{"crm":{"occurred_at":"2026-11-28T09:00:00Z"},"#,
+            1,
+        );
+        assert_eq!(settled(&[activity("a", &november(2)), nested]), None);
     }
 
     #[test]
