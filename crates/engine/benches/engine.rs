@@ -132,7 +132,7 @@ fn workload(as_of: Timestamp) -> Vec<Event> {
 
 fn ingest_all(as_of: Timestamp, events: Vec<Event>) -> Engine {
     let mut engine = Engine::new(Settings::default(), as_of);
-    for event in events {
+    for event in &events {
         engine.ingest_event(event);
     }
     engine

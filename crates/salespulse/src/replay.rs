@@ -18,7 +18,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Seek, Write};
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, channel, sync_channel};
 
 use anyhow::Context;
 use memchr::memmem;
@@ -335,9 +335,10 @@ fn apply_all(
 ) -> anyhow::Result<(Engine, Option<Timestamp>)> {
     let mut engine = Engine::new(settings.clone(), as_of);
     let (sender, receiver) = sync_channel(DECODED_BATCHES_AHEAD);
+    let (give_back, given_back) = channel();
     let newest = std::thread::scope(|scope| {
-        let decoder = scope.spawn(|| decode_all(input, settings, sender));
-        let applied = apply_decoded(&mut engine, receiver, rejections);
+        let decoder = scope.spawn(|| decode_all(input, settings, sender, given_back));
+        let applied = apply_decoded(&mut engine, receiver, give_back, rejections);
         let decoded = decoder
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -349,11 +350,13 @@ fn apply_all(
 }
 
 /// The decoding thread: sends every line, decoded or rejected, in batches; stops early when the
-/// engine's side has hung up (it failed).
+/// engine's side has hung up (it failed). The batches the engine gives back are cleared here, so
+/// their events are freed by the thread that allocated them, and their vectors reused.
 fn decode_all(
     input: impl Read,
     settings: &Settings,
     sender: SyncSender<Vec<Decoded>>,
+    given_back: Receiver<Vec<Decoded>>,
 ) -> io::Result<()> {
     let mut batch = Vec::with_capacity(DECODED_BATCH_LINES);
     let mut engine_gone = false;
@@ -363,7 +366,14 @@ fn decode_all(
             line.and_then(|line| decode(line, &settings.validation)),
         ));
         if batch.len() == DECODED_BATCH_LINES {
-            let full = std::mem::replace(&mut batch, Vec::with_capacity(DECODED_BATCH_LINES));
+            let next = match given_back.try_recv() {
+                Ok(mut applied) => {
+                    applied.clear();
+                    applied
+                }
+                Err(_) => Vec::with_capacity(DECODED_BATCH_LINES),
+            };
+            let full = std::mem::replace(&mut batch, next);
             if sender.send(full).is_err() {
                 engine_gone = true;
                 return Err(io::ErrorKind::BrokenPipe.into());
@@ -381,28 +391,29 @@ fn decode_all(
     Ok(())
 }
 
-/// The engine's thread: applies the batches in order, reports each rejected line and returns the
-/// newest `occurred_at` of a decoded line.
+/// The engine's thread: applies the batches in order, gives each back to the decoding thread,
+/// reports each rejected line and returns the newest `occurred_at` of a decoded line.
 fn apply_decoded(
     engine: &mut Engine,
     batches: Receiver<Vec<Decoded>>,
+    give_back: Sender<Vec<Decoded>>,
     rejections: &mut impl Write,
 ) -> anyhow::Result<Option<Timestamp>> {
     let mut newest = None;
     for batch in batches {
-        for (line_number, decoded) in batch {
-            let outcome = match decoded {
-                Ok(event) => {
-                    newest = newest.max(Some(event.occurred_at));
-                    engine.ingest_event(event)
-                }
-                Err(rejection) => engine.record_rejection(rejection),
-            };
-            if let IngestOutcome::Rejected(rejection) = outcome {
+        for (line_number, decoded) in &batch {
+            if let Ok(event) = decoded {
+                newest = newest.max(Some(event.occurred_at));
+            }
+            if let IngestOutcome::Rejected(rejection) =
+                engine.ingest_decoded_at(decoded, engine.as_of())
+            {
                 writeln!(rejections, "line {line_number}: rejected: {rejection}")
                     .context("reporting a rejected line")?;
             }
         }
+        // Once reading is over, the decoding thread is gone and the batch is freed here.
+        let _ = give_back.send(batch);
     }
     Ok(newest)
 }
