@@ -157,6 +157,67 @@ def verdict(measured, target, higher_is_better, fmt):
     return f"**missed** by {fmt(gap)} ({gap / target:.0%})"
 
 
+def per_event_us(values, key, events):
+    """The runs' figures under `key`, in microseconds per event."""
+    return [v / events * 1e6 for v in values[key]]
+
+
+def cpu_budget(values, med, env, add):
+    """Where the CPU goes in `run` and consume-only, and what that leaves at 85 %."""
+    if "kafka.run.cpu_seconds" not in values:
+        return
+    n = med["kafka.events"]
+    cores = int(env["cores"])
+    us = lambda v: f"{v:.2f} µs"
+    rows = [("consume-only", "kafka.consume_only"), ("`salespulse run`", "kafka.run")]
+    add("#### Where the CPU goes")
+    add("")
+    add("User + system CPU time per event: of the client process (`/usr/bin/time` for "
+        "consume-only; `/proc/PID/stat` of `run` once all are counted) and of the broker's JVM "
+        "over the same span (`/proc/PID/stat` before and after); wall time per event as above; "
+        "cores busy = both CPU times ÷ wall time.")
+    add("")
+    add("| | client CPU / event | broker CPU / event | wall / event | cores busy |")
+    add("|---|---|---|---|---|")
+    for label, prefix in rows:
+        client = per_event_us(values, f"{prefix}.cpu_seconds", n)
+        broker = per_event_us(values, f"{prefix}.broker_cpu_seconds", n)
+        wall = per_event_us(values, f"{prefix}.all_seconds", n)
+        busy = [(c + b) / w for c, b, w in zip(client, broker, wall)]
+        add(f"| {label} | {spread(client, us)} | {spread(broker, us)} | {spread(wall, us)} | "
+            f"{spread(busy, lambda v: f'{v:.2f}')} |")
+    add("")
+    replay_cpu = {int(k.split(".")[1]): statistics.median(per_event_us(values, k, int(k.split(".")[1])))
+                  for k in values if k.startswith("replay.") and k.endswith(".as_of.cpu_seconds")}
+    kafka_cpu = (med["kafka.consume_only.cpu_seconds"] + med["kafka.consume_only.broker_cpu_seconds"]) / n * 1e6
+    wall_at_target = med["kafka.consume_only.all_seconds"] / n * 1e6 / 0.85
+    left = cores * wall_at_target - kafka_cpu
+    text = (f"At 85 % of consume-only's rate a run would take {us(wall_at_target)} of wall time per "
+            f"event, so {cores} cores offer {us(cores * wall_at_target)} of CPU per event. Kafka "
+            f"alone (consume-only's client and broker) takes {us(kafka_cpu)} of it, which leaves "
+            f"{us(left)} per event for decoding and the engine.")
+    if left <= 0:
+        text += " Kafka alone leaves nothing: 85 % is out of reach on this machine."
+    elif replay_cpu:
+        events, needed = min(replay_cpu.items(), key=lambda item: item[1])
+        text += (f" `replay --as-of` does about that work (it decodes and applies, without Kafka, "
+                 f"the machine to itself) with {us(needed)} of CPU per event ({group(events)} "
+                 "events, the cheapest measured size)")
+        text += (": **more than is left, so no arrangement of threads reaches 85 % on this "
+                 f"machine**; decoding and the engine would have to be {needed / left:.1f} times "
+                 "cheaper, or the machine have more cores." if needed > left else
+                 ": within what is left, so the miss is in how `run` arranges its work.")
+    busy = statistics.median(
+        (c + b) / a for c, b, a in zip(values["kafka.run.cpu_seconds"],
+                                       values["kafka.run.broker_cpu_seconds"],
+                                       values["kafka.run.all_seconds"]))
+    if busy < cores - 0.25:
+        text += (f" As it is, `run` keeps {busy:.2f} of the {cores} cores busy: its applying "
+                 "thread, the only one that runs the engine, sets the pace.")
+    add(text)
+    add("")
+
+
 def section(out):
     values, env = load(out)
     med = {key: statistics.median(v) for key, v in values.items()}
@@ -329,6 +390,7 @@ def section(out):
             f"{spread(values['kafka.run.scrape_seconds'], ms)}, "
             f"{spread(values['kafka.run.scrape_bytes'], mb)}.")
         add("")
+        cpu_budget(values, med, env, add)
 
     # --- freshness ---
     if "freshness.p99_ms" in values:

@@ -72,6 +72,8 @@ record_pairs() {
   local prefix="$1" pair
   for pair in $2; do record "$prefix.${pair%%=*}" "${pair#*=}"; done
 }
+# User + system CPU time of a live process and all its threads, in seconds.
+cpu_seconds() { awk -v tick="$(getconf CLK_TCK)" '{ printf "%.2f\n", ($14 + $15) / tick }' "/proc/$1/stat"; }
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 stop_services() {
   local pid
@@ -141,10 +143,11 @@ if part replay; then
         log "replay $events, $mode, run $run"
         args=(replay --events "$file")
         [ "$mode" = as_of ] && args+=(--as-of "$as_of")
-        /usr/bin/time -f "%e %M" -o "$OUT/time.txt" "$BIN" "${args[@]}" >/dev/null
-        read -r seconds rss_kb <"$OUT/time.txt"
+        /usr/bin/time -f "%e %M %U %S" -o "$OUT/time.txt" "$BIN" "${args[@]}" >/dev/null
+        read -r seconds rss_kb user system <"$OUT/time.txt"
         record "replay.$events.$mode.seconds" "$seconds"
         record "replay.$events.$mode.rss_kb" "$rss_kb"
+        record "replay.$events.$mode.cpu_seconds" "$(awk "BEGIN { print $user + $system }")"
       done
     done
     rm -f "$file"
@@ -163,7 +166,8 @@ if part kafka || part freshness; then
     sleep 30
   done
   [ -n "$BROKERS" ] || { log "no Kafka broker"; exit 1; }
-  log "Kafka at $BROKERS"
+  BROKER_PID="$(cat deploy/local/.work/kafka.pid)"
+  log "Kafka at $BROKERS (pid $BROKER_PID)"
 fi
 
 # A service config: its own topics, group, state directory and HTTP port.
@@ -192,18 +196,27 @@ if part kafka; then
   record kafka.events "$KAFKA_EVENTS"
   for run in $(seq "$RUNS"); do
     log "consume-only, run $run"
-    consumed="$("$TOOL" consume-only --brokers "$BROKERS" --prefix "$prefix" \
-      --group "$prefix-consume-only-$run" --events "$KAFKA_EVENTS")"
+    broker_before="$(cpu_seconds "$BROKER_PID")"
+    consumed="$(/usr/bin/time -f "%U %S" -o "$OUT/time.txt" "$TOOL" consume-only \
+      --brokers "$BROKERS" --prefix "$prefix" --group "$prefix-consume-only-$run" \
+      --events "$KAFKA_EVENTS")"
+    broker_after="$(cpu_seconds "$BROKER_PID")"
+    read -r user system <"$OUT/time.txt"
     record_pairs kafka.consume_only "$consumed"
+    record kafka.consume_only.cpu_seconds "$(awk "BEGIN { print $user + $system }")"
+    record kafka.consume_only.broker_cpu_seconds "$(awk "BEGIN { print $broker_after - $broker_before }")"
 
     log "salespulse run, run $run"
     port="$(free_port)"
     config="$OUT/run-$run.toml"
     write_config "$config" "$prefix" "$prefix-run-$run" "$OUT/state-run-$run" "$port"
+    broker_before="$(cpu_seconds "$BROKER_PID")"
     "$BIN" run --config "$config" 2>"$OUT/run-$run.log" &
     pid=$!
     PIDS=("$pid")
     counted="$("$TOOL" wait-counted --http "127.0.0.1:$port" --events "$KAFKA_EVENTS")"
+    record kafka.run.cpu_seconds "$(cpu_seconds "$pid")"
+    record kafka.run.broker_cpu_seconds "$(awk "BEGIN { print $(cpu_seconds "$BROKER_PID") - $broker_before }")"
     record_pairs kafka.run "$counted"
     record kafka.run.rss_kb "$(sed -n 's/^VmHWM:[[:space:]]*\([0-9]*\) kB/\1/p' "/proc/$pid/status")"
     read -r scrape_seconds scrape_bytes < <(curl -s -o /dev/null -w '%{time_total} %{size_download}\n' "http://127.0.0.1:$port/metrics")
