@@ -201,12 +201,7 @@ impl Engine {
 
     /// The earliest instant a per-rep window can contain.
     fn rep_horizon(&self) -> Timestamp {
-        self.windows
-            .windows
-            .iter()
-            .map(|window| window.start)
-            .min()
-            .unwrap_or(self.windows.as_of)
+        self.windows.windows_horizon()
     }
 
     /// Folds one accepted, non-duplicate event with `occurred_at <= as_of` into the state.

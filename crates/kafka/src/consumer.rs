@@ -486,7 +486,7 @@ impl IngestState {
         // delivered): the state is being rebuilt, the dead letter must not be sent twice.
         let Some(already_forwarded) = self.applied_offsets.record(
             under,
-            message.topic(),
+            || message.topic(),
             message.partition(),
             message.offset() + 1,
         ) else {
