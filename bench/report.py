@@ -60,6 +60,14 @@ BEFORE_POLL_CONTROL = {"2000000": 892_900, "10000000": 878_000}
 SUITE_BEFORE_PACING = "suite of 2026-12-01 00:12"
 BEFORE_PACING_RUN = 383_000
 BEFORE_PACING_RATIO = 0.37
+# The suite of 2026-12-01T00:12:36Z with its `run` part rerun at 788baaf (the figures
+# BENCHMARKS.md held at 9d77bd0), before the quick first pass of `replay`, freeing decoded events
+# on their decoding thread, the kept window horizons and the lazy topic name.
+SUITE_BEFORE_GLIMPSE = "suite of 2026-12-01 00:12, `run` part rerun at 788baaf"
+BEFORE_GLIMPSE_REPLAY = {"2000000": 869_600, "10000000": 968_100}
+BEFORE_BORROW_REPLAY = {"2000000": 1_300_000, "10000000": 1_290_000}
+BEFORE_BORROW_RUN = 429_300
+BEFORE_BORROW_RATIO = 0.41
 
 
 def criterion(directory, group, prefix):
@@ -530,6 +538,22 @@ def section(out):
             f"work, load average 1.6) | `replay`, {group(int(events))} events, `--as-of` | "
             f"{rate(before)} ({SUITE_BEFORE_POLL}) | "
             f"{rate(med[key]) if key in med else 'not measured'} |")
+    for events, before in BEFORE_GLIMPSE_REPLAY.items():
+        key = f"replay.{events}.two_pass.per_second"
+        add(f"| `replay`'s first pass glimpses `occurred_at` and decodes only the 16 newest lines; "
+            f"lines found with `memchr` (and the rows below) | `replay`, {group(int(events))} "
+            f"events, two passes | {rate(before)} ({SUITE_BEFORE_GLIMPSE}) | "
+            f"{rate(med[key]) if key in med else 'not measured'} |")
+    borrow = ("decoded events freed on the thread that decoded them; window horizons kept, not "
+              "recomputed per event; the topic name read only when needed")
+    for events, before in BEFORE_BORROW_REPLAY.items():
+        key = f"replay.{events}.as_of.per_second"
+        add(f"| {borrow} | `replay`, {group(int(events))} events, `--as-of` | {rate(before)} "
+            f"({SUITE_BEFORE_GLIMPSE}) | {rate(med[key]) if key in med else 'not measured'} |")
+    add(f"| the same | `run` from earliest | {rate(BEFORE_BORROW_RUN)} ({SUITE_BEFORE_GLIMPSE}) | "
+        f"{after_run} |")
+    add(f"| the same | `run` ÷ consume-only | {BEFORE_BORROW_RATIO:.2f} ({SUITE_BEFORE_GLIMPSE}) | "
+        f"{f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
     fresh = ((f"{med['freshness.p50_ms']:,.0f} ms, {med['freshness.p99_ms']:,.0f} ms")
              if "freshness.p99_ms" in med else "not measured")
     add(f"| snapshot cadence when caught up | freshness p50, p99 | {BEFORE_CADENCE_MS[0]} ms, "
