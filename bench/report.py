@@ -207,13 +207,16 @@ def cpu_budget(values, med, env, add):
     if left <= 0:
         text += " Kafka alone leaves nothing: 85 % is out of reach on this machine."
     elif replay_cpu:
-        events, needed = min(replay_cpu.items(), key=lambda item: item[1])
-        text += (f" `replay --as-of` does about that work (it decodes and applies, without Kafka, "
-                 f"the machine to itself) with {us(needed)} of CPU per event ({group(events)} "
-                 "events, the cheapest measured size)")
-        text += (": **more than is left, so no arrangement of threads reaches 85 % on this "
-                 f"machine**; decoding and the engine would have to be {needed / left:.1f} times "
-                 "cheaper, or the machine have more cores." if needed > left else
+        needed = min(replay_cpu.values())
+        sizes = "; ".join(f"{group(events)} events: {us(cpu)}"
+                          for events, cpu in sorted(replay_cpu.items()))
+        text += (" `replay --as-of` does about that work (it decodes and applies, without Kafka, "
+                 f"the machine to itself) with this much CPU per event: {sizes} (a longer "
+                 "history costs less per event once most of it is older than every window)")
+        text += (": **even the cheapest is more than is left, so no arrangement of threads "
+                 "reaches 85 % on this machine**; decoding and the engine would have to be "
+                 f"{needed / left:.1f} times cheaper than that, or the machine have more cores."
+                 if needed > left else
                  ": within what is left, so the miss is in how `run` arranges its work.")
     busy = statistics.median(
         (c + b) / a for c, b, a in zip(values["kafka.run.cpu_seconds"],
@@ -257,6 +260,8 @@ def section(out):
             >= int(env["cores"])
             else "."
         )
+        + (f" Page cache {env['page_cache']} at the start, "
+           f"{int(env['memory_free_kb']) / 1024**2:.1f} GiB free." if "page_cache" in env else "")
         + (f" {env['merged']}" if "merged" in env else "")
     )
     add("")
