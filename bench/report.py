@@ -483,7 +483,10 @@ def section(out):
     add("\"Before\": measured in the previous session on the same machine kind (its closing note, "
         "and the issue text), medians of 3 on a loaded machine, or an earlier run of this suite "
         "where named. \"After\": this suite, above; each later optimisation's figure includes "
-        "the earlier ones'.")
+        "the earlier ones'. Between two suites the machine's load and free memory can move a "
+        "figure more than a change does (a row can even go down); the effect of each change "
+        "alone is measured by alternating runs of the old and new binary, in CHANGELOG.md and "
+        "the hand-written section below.")
     add("")
     add("| optimisation | figure | before | after |")
     add("|---|---|---|---|")
