@@ -517,51 +517,43 @@ def section(out):
     after_ratio = med.get("kafka.ratio")
     add(f"| batched consumer | `run` ÷ a raw consumer | {BEFORE_RUN_RATIO:.2f} (against `kcat`, "
         f"issue text) | {f'{after_ratio:.2f} (against the consume-only loop)' if after_ratio else 'not measured'} |")
-    for (events, mode), before in BEFORE_MIMALLOC_REPLAY.items():
+    ratio_after = f"{after_ratio:.2f}" if after_ratio else "not measured"
+
+    def replay_row(change, events, mode, before, suite):
         key = f"replay.{events}.{mode}.per_second"
         label = "two passes" if mode == "two_pass" else "`--as-of`"
-        add(f"| mimalloc, the binaries' allocator | `replay`, {group(int(events))} events, {label} | "
-            f"{rate(before)} ({SUITE_OF}) | {rate(med[key]) if key in med else 'not measured'} |")
-    add(f"| decoding on a second thread in `run` (and mimalloc) | `run` from earliest | "
-        f"{rate(BEFORE_SPLIT_RUN)} ({SUITE_OF}) | {after_run} |")
-    add(f"| decoding on a second thread in `run` (and mimalloc) | `run` ÷ consume-only | "
-        f"{BEFORE_SPLIT_RATIO:.2f} ({SUITE_OF}) | {f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
-    add(f"| polling, decoding and releasing messages on one thread, applying on the other; "
-        f"snapshots 30 × their cost while catching up; checkpoint encoding off the applying thread "
-        f"| `run` from earliest | {rate(BEFORE_POLL_RUN)} ({SUITE_BEFORE_POLL}) | {after_run} |")
-    add(f"| the same | `run` ÷ consume-only | {BEFORE_POLL_RATIO:.2f} ({SUITE_BEFORE_POLL}) | "
-        f"{f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
-    add(f"| checkpoints for the message count at most every 10 × their capture's time | "
-        f"`run` from earliest | {rate(BEFORE_PACING_RUN)} ({SUITE_BEFORE_PACING}) | {after_run} |")
-    add(f"| the same | `run` ÷ consume-only | {BEFORE_PACING_RATIO:.2f} ({SUITE_BEFORE_PACING}) | "
-        f"{f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
+        add(f"| {change} | `replay`, {group(int(events))} events, {label} | {rate(before)} "
+            f"({suite}) | {rate(med[key]) if key in med else 'not measured'} |")
+
+    def run_rows(change, before_run, before_ratio, suite, ratio_change="the same"):
+        add(f"| {change} | `run` from earliest | {rate(before_run)} ({suite}) | {after_run} |")
+        add(f"| {ratio_change} | `run` ÷ consume-only | {before_ratio:.2f} ({suite}) | "
+            f"{ratio_after} |")
+
+    for (events, mode), before in BEFORE_MIMALLOC_REPLAY.items():
+        replay_row("mimalloc, the binaries' allocator", events, mode, before, SUITE_OF)
+    split = "decoding on a second thread in `run` (and mimalloc)"
+    run_rows(split, BEFORE_SPLIT_RUN, BEFORE_SPLIT_RATIO, SUITE_OF, ratio_change=split)
+    run_rows("polling, decoding and releasing messages on one thread, applying on the other; "
+             "snapshots 30 × their cost while catching up; checkpoint encoding off the applying "
+             "thread", BEFORE_POLL_RUN, BEFORE_POLL_RATIO, SUITE_BEFORE_POLL)
+    run_rows("checkpoints for the message count at most every 10 × their capture's time",
+             BEFORE_PACING_RUN, BEFORE_PACING_RATIO, SUITE_BEFORE_PACING)
     for events, before in BEFORE_POLL_REPLAY.items():
-        key = f"replay.{events}.two_pass.per_second"
-        add(f"| `replay`'s first pass on both cores | `replay`, {group(int(events))} events, "
-            f"two passes | {rate(before)} ({SUITE_BEFORE_POLL}) | "
-            f"{rate(med[key]) if key in med else 'not measured'} |")
+        replay_row("`replay`'s first pass on both cores", events, "two_pass", before,
+                   SUITE_BEFORE_POLL)
     for events, before in BEFORE_POLL_CONTROL.items():
-        key = f"replay.{events}.as_of.per_second"
-        add(f"| none (the control: no change since {SUITE_BEFORE_POLL}, which ran beside other "
-            f"work, load average 1.6) | `replay`, {group(int(events))} events, `--as-of` | "
-            f"{rate(before)} ({SUITE_BEFORE_POLL}) | "
-            f"{rate(med[key]) if key in med else 'not measured'} |")
+        replay_row(f"none (the control: no change since {SUITE_BEFORE_POLL}, which ran beside "
+                   "other work, load average 1.6)", events, "as_of", before, SUITE_BEFORE_POLL)
     for events, before in BEFORE_GLIMPSE_REPLAY.items():
-        key = f"replay.{events}.two_pass.per_second"
-        add(f"| `replay`'s first pass glimpses `occurred_at` and decodes only the 16 newest lines; "
-            f"lines found with `memchr` (and the rows below) | `replay`, {group(int(events))} "
-            f"events, two passes | {rate(before)} ({SUITE_BEFORE_GLIMPSE}) | "
-            f"{rate(med[key]) if key in med else 'not measured'} |")
+        replay_row("`replay`'s first pass glimpses `occurred_at` and decodes only the 16 newest "
+                   "lines; lines found with `memchr` (and the rows below)", events, "two_pass",
+                   before, SUITE_BEFORE_GLIMPSE)
     borrow = ("decoded events freed on the thread that decoded them; window horizons kept, not "
               "recomputed per event; the topic name read only when needed")
     for events, before in BEFORE_BORROW_REPLAY.items():
-        key = f"replay.{events}.as_of.per_second"
-        add(f"| {borrow} | `replay`, {group(int(events))} events, `--as-of` | {rate(before)} "
-            f"({SUITE_BEFORE_GLIMPSE}) | {rate(med[key]) if key in med else 'not measured'} |")
-    add(f"| the same | `run` from earliest | {rate(BEFORE_BORROW_RUN)} ({SUITE_BEFORE_GLIMPSE}) | "
-        f"{after_run} |")
-    add(f"| the same | `run` ÷ consume-only | {BEFORE_BORROW_RATIO:.2f} ({SUITE_BEFORE_GLIMPSE}) | "
-        f"{f'{after_ratio:.2f}' if after_ratio else 'not measured'} |")
+        replay_row(borrow, events, "as_of", before, SUITE_BEFORE_GLIMPSE)
+    run_rows("the same", BEFORE_BORROW_RUN, BEFORE_BORROW_RATIO, SUITE_BEFORE_GLIMPSE)
     fresh = ((f"{med['freshness.p50_ms']:,.0f} ms, {med['freshness.p99_ms']:,.0f} ms")
              if "freshness.p99_ms" in med else "not measured")
     add(f"| snapshot cadence when caught up | freshness p50, p99 | {BEFORE_CADENCE_MS[0]} ms, "
